@@ -1,0 +1,138 @@
+package account
+
+import "time"
+
+// Channel is where a code or notice is delivered.
+type Channel string
+
+// The two delivery channels.
+const (
+	ChannelEmail Channel = "email"
+	ChannelPhone Channel = "phone"
+)
+
+// User is an account. Email and Phone are empty when absent. EmailKey is
+// the case-folded email that uniqueness and look-ups use.
+type User struct {
+	UID           string
+	Email         string
+	EmailKey      string
+	EmailVerified bool
+	Phone         string // E.164
+	PhoneVerified bool
+	PasswordHash  string // PHC string; empty when no password is set
+	CreatedAt     time.Time
+	Roles         []string
+}
+
+// Purpose says what a one-time code or a flow is for. Codes are bound to a
+// purpose, an address and a flow, and are never accepted for another.
+type Purpose string
+
+// The purposes of codes and flows.
+const (
+	PurposeRegister    Purpose = "register"
+	PurposeLogin       Purpose = "login"        // code login
+	PurposeLoginMFA    Purpose = "login_mfa"    // first factor done, waits for TOTP
+	PurposeStepUp      Purpose = "step_up"      // re-verify identity while signed in
+	PurposeVerifyEmail Purpose = "verify_email" // new email address
+	PurposeVerifyPhone Purpose = "verify_phone" // new phone number
+)
+
+// Flow is a short-lived server-side record of a multi-step action. The client
+// holds the flow ID; the store keeps only its hash.
+type Flow struct {
+	IDHash    []byte
+	Purpose   Purpose
+	UID       string  // empty when the flow is not (yet) tied to an account
+	Channel   Channel // the channel of Address
+	Address   string  // the normalized address a code went to (or would have)
+	SessionID string  // for flows started while signed in: the session that owns it
+	Method    string  // PurposeLoginMFA: how the first factor was proved ("password", "code")
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	DoneAt    *time.Time
+}
+
+// OneTimeCode is a live code. Only a keyed hash of the code is stored. A
+// new code for the same purpose and address replaces the previous one.
+type OneTimeCode struct {
+	Purpose    Purpose
+	AddressKey string // case-folded address
+	FlowIDHash []byte
+	Hash       []byte
+	Attempts   int // wrong tries so far
+	CreatedAt  time.Time
+	ExpiresAt  time.Time
+	ConsumedAt *time.Time
+}
+
+// Session is a signed-in device. Only a hash of the bearer token is stored.
+type Session struct {
+	ID              string // public, random; used to list and end sessions
+	TokenHash       []byte
+	UID             string
+	CreatedAt       time.Time
+	LastSeenAt      time.Time
+	ExpiresAt       time.Time // absolute end
+	PrivilegedUntil *time.Time
+	IP              string
+	UserAgent       string
+}
+
+// Message is a notice or code waiting in the durable outbox.
+type Message struct {
+	ID            int64
+	Channel       Channel
+	To            string // email address or E.164 phone
+	Subject       string // email only
+	Text          string
+	HTML          string // email only; may be empty
+	CreatedAt     time.Time
+	Attempts      int
+	NextAttemptAt time.Time
+}
+
+// Event is one entry of the append-only security log.
+type Event struct {
+	ID        int64
+	UID       string // empty for events that cannot be tied to an account
+	Kind      EventKind
+	IP        string
+	UserAgent string
+	Detail    string // short, non-secret detail such as "method=password"
+	CreatedAt time.Time
+}
+
+// EventKind names a security event.
+type EventKind string
+
+// The security events.
+const (
+	EventSignUp          EventKind = "signup"
+	EventLogin           EventKind = "login"
+	EventLoginFailed     EventKind = "login_failed"
+	EventLogout          EventKind = "logout"
+	EventStepUp          EventKind = "step_up"
+	EventStepUpFailed    EventKind = "step_up_failed"
+	EventEmailChanged    EventKind = "email_changed"
+	EventPhoneChanged    EventKind = "phone_changed"
+	EventPasswordChanged EventKind = "password_changed"
+	EventSessionRevoked  EventKind = "session_revoked"
+	EventTOTPEnabled     EventKind = "totp_enabled"
+	EventTOTPDisabled    EventKind = "totp_disabled"
+	EventTOTPFailed      EventKind = "totp_failed"
+	EventRecoveryUsed    EventKind = "recovery_code_used"
+	EventRoleGranted     EventKind = "role_granted"
+	EventRoleRevoked     EventKind = "role_revoked"
+)
+
+// Authenticator is a TOTP binding. The secret is plaintext here; stores
+// keep it encrypted at rest.
+type Authenticator struct {
+	UID         string
+	Secret      []byte
+	OffsetSteps int // learned clock offset of the user's phone, in 30 s steps
+	CreatedAt   time.Time
+	ConfirmedAt *time.Time // nil while pending
+}
