@@ -136,3 +136,9 @@ type Authenticator struct {
 	CreatedAt   time.Time
 	ConfirmedAt *time.Time // nil while pending
 }
+
+// Staff roles.
+const (
+	RoleReviewer = "reviewer"
+	RoleAdmin    = "admin"
+)

@@ -1,0 +1,367 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/watchword/watchword/internal/account"
+	"github.com/watchword/watchword/internal/api"
+	"github.com/watchword/watchword/internal/email"
+	"github.com/watchword/watchword/internal/metrics"
+	"github.com/watchword/watchword/internal/middleware"
+	"github.com/watchword/watchword/internal/outbox"
+	"github.com/watchword/watchword/internal/password"
+	"github.com/watchword/watchword/internal/ratelimit"
+	"github.com/watchword/watchword/internal/secretbox"
+	"github.com/watchword/watchword/internal/sms"
+	"github.com/watchword/watchword/internal/sqlstore"
+)
+
+// newLogger returns a JSON logger, or a text one when stderr is a terminal.
+func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	if f, ok := w.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			return slog.New(slog.NewTextHandler(w, opts)), nil
+		}
+	}
+	return slog.New(slog.NewJSONHandler(w, opts)), nil
+}
+
+// app is the wired server: built by build, run by serve, closed by Close.
+type app struct {
+	cfg     *Config
+	log     *slog.Logger
+	db      *sqlstore.DB
+	redis   *redis.Client
+	svc     *account.Service
+	worker  *outbox.Worker
+	dev     *outbox.Dev
+	metrics *metrics.Metrics
+	handler http.Handler
+}
+
+// openStore opens the database and the encryption box from cfg.
+func openStore(ctx context.Context, cfg *Config) (*sqlstore.DB, [][]byte, error) {
+	keys, err := loadKeys(cfg.SecretKeyFile, true, func(b []byte) error { _, err := rand.Read(b); return err })
+	if err != nil {
+		return nil, nil, err
+	}
+	box, err := newBox(keys)
+	if err != nil {
+		return nil, nil, err
+	}
+	db, err := sqlstore.Open(ctx, cfg.DB, box)
+	if err != nil {
+		return nil, nil, err
+	}
+	return db, keys, nil
+}
+
+// newBox builds the at-rest cipher. A key's id is derived from the key, so
+// rotating means adding a new first line and keeping the old ones.
+func newBox(keys [][]byte) (*secretbox.Box, error) {
+	var ks []secretbox.Key
+	for _, k := range keys {
+		sub := secretbox.DeriveKey(k, "at-rest")
+		ks = append(ks, secretbox.Key{ID: secretbox.DeriveKey(k, "key-id")[0], Secret: sub})
+	}
+	return secretbox.New(ks[0], ks[1:]...)
+}
+
+// build wires every part of the server from cfg.
+func build(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
+	a := &app{cfg: cfg, log: log, metrics: metrics.New()}
+	params, err := password.ParseParams(cfg.PasswordHash)
+	if err != nil {
+		return nil, fmt.Errorf("--password-hash: %w", err)
+	}
+	trusted, err := middleware.ParseTrustedProxies(cfg.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("--trusted-proxies: %w", err)
+	}
+	db, keys, err := openStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	a.db = db
+	if err := db.Migrate(ctx); err != nil {
+		a.Close()
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+
+	var limiter ratelimit.Limiter = ratelimit.NewMemory(time.Now)
+	if cfg.RedisURL != "" {
+		opt, err := redis.ParseURL(cfg.RedisURL)
+		if err != nil {
+			a.Close()
+			return nil, fmt.Errorf("--redis-url: %w", err)
+		}
+		a.redis = redis.NewClient(opt)
+		if err := a.redis.Ping(ctx).Err(); err != nil {
+			a.Close()
+			return nil, fmt.Errorf("redis: %w", err)
+		}
+		limiter = ratelimit.NewRedis(a.redis, "watchword:rl:")
+	}
+
+	senders, err := a.senders()
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.worker = outbox.NewWorker(db, senders, log, outbox.Options{Metrics: a.metrics})
+
+	policy := password.DefaultPolicy
+	policy.MinLength = cfg.PasswordMinLength
+	a.svc = account.New(account.Deps{
+		Store:     db,
+		Limiter:   limiterAdapter{limiter},
+		Passwords: password.NewHasher(params),
+		Policy:    policy,
+		TokenKey:  secretbox.DeriveKey(keys[0], "token-hash"),
+		Random:    rand.Reader,
+		Now:       time.Now,
+		Log:       log,
+		Waker:     a.worker,
+		Metrics:   a.metrics,
+	}, account.Config{
+		Issuer:          cfg.Issuer,
+		SessionIdle:     cfg.SessionIdle,
+		SessionLifetime: cfg.SessionLifetime,
+		StepUpLifetime:  cfg.StepUpLifetime,
+	})
+	a.handler = a.routes(middleware.NewClientIP(trusted))
+	return a, nil
+}
+
+// senders chooses a sender per channel. Without real delivery for a
+// channel, or in dev mode, messages go to the development outbox (the log
+// and /dev/outbox).
+func (a *app) senders() (map[account.Channel]outbox.Sender, error) {
+	cfg := a.cfg
+	if !cfg.emailConfigured() && !cfg.smsConfigured() {
+		cfg.Dev = true
+	}
+	senders := map[account.Channel]outbox.Sender{}
+	if cfg.Dev {
+		a.dev = outbox.NewDev(a.log, 200)
+		a.log.Warn("DEVELOPMENT MODE: codes are written to this log and shown on /dev/outbox; never run this in production",
+			"email_delivery", cfg.emailConfigured(), "sms_delivery", cfg.smsConfigured())
+	}
+	withDev := func(s outbox.Sender) outbox.Sender {
+		switch {
+		case s == nil && a.dev == nil:
+			return nil
+		case s == nil:
+			return a.dev
+		case a.dev == nil:
+			return s
+		}
+		return outbox.Tee(s, a.dev)
+	}
+	var mail outbox.Sender
+	if cfg.emailConfigured() {
+		s, err := email.NewSMTP(cfg.SMTPURL, cfg.MailFrom, a.log)
+		if err != nil {
+			return nil, fmt.Errorf("--smtp-url: %w", err)
+		}
+		mail = s
+	}
+	var text outbox.Sender
+	client := &http.Client{Timeout: 20 * time.Second}
+	switch {
+	case cfg.TwilioSID != "":
+		if cfg.TwilioToken == "" || cfg.TwilioFrom == "" {
+			return nil, errors.New("--twilio-account-sid needs --twilio-auth-token and --twilio-from")
+		}
+		text = sms.NewTwilio(cfg.TwilioSID, cfg.TwilioToken, cfg.TwilioFrom, client)
+	case cfg.SMSWebhookURL != "":
+		text = sms.NewWebhook(cfg.SMSWebhookURL, client)
+	}
+	if s := withDev(mail); s != nil {
+		senders[account.ChannelEmail] = s
+	}
+	if s := withDev(text); s != nil {
+		senders[account.ChannelPhone] = s
+	}
+	return senders, nil
+}
+
+// routes builds the HTTP handler: the API, the service endpoints and, in
+// dev mode, the development outbox, behind the middleware chain.
+func (a *app) routes(clientIP *middleware.ClientIP) http.Handler {
+	mux := http.NewServeMux()
+	api.New(a.svc, a.log).Register(mux)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := a.db.Ping(ctx); err != nil {
+			a.log.WarnContext(ctx, "not ready", "err", err)
+			http.Error(w, "database unreachable", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	mux.Handle("GET /metrics", a.metrics.Handler())
+	if a.dev != nil {
+		mux.Handle("GET /dev/outbox", a.dev.Handler())
+	}
+	var h http.Handler = mux
+	h = middleware.SecurityHeaders(h)
+	h = middleware.Recover(a.log, h)
+	h = middleware.AccessLog(a.log, h)
+	h = a.metrics.Middleware(h)
+	h = clientIP.Handler(h)
+	h = middleware.RequestID(h)
+	return h
+}
+
+// Close releases the database and Redis connections.
+func (a *app) Close() {
+	if a.db != nil {
+		a.db.Close()
+	}
+	if a.redis != nil {
+		a.redis.Close()
+	}
+}
+
+// serve runs the server until ctx is cancelled (SIGINT or SIGTERM), then
+// drains requests and stops the delivery worker after its current message.
+func serve(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	cfg, _, err := parseFlags("serve", args, getenv)
+	if err != nil {
+		return err
+	}
+	cfg.resolve()
+	log, err := newLogger(stderr, cfg.LogLevel)
+	if err != nil {
+		return err
+	}
+	a, err := build(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           a.handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       5 * time.Minute, // uploads of evidence are large
+		WriteTimeout:      5 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+
+	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := a.worker.Run(workerCtx); err != nil {
+			log.Error("delivery worker stopped", "err", err)
+		}
+	})
+	wg.Go(func() { a.janitor(workerCtx) })
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	log.Info("watchword listening", "addr", ln.Addr().String(), "version", versionString(),
+		"db", dbKind(cfg.DB), "redis", cfg.RedisURL != "", "dev", a.dev != nil)
+
+	select {
+	case err = <-serveErr:
+	case <-ctx.Done():
+		log.Info("shutting down")
+		sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+		err = srv.Shutdown(sctx)
+		cancel()
+	}
+	stopWorker()
+	wg.Wait()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	log.Info("stopped")
+	return err
+}
+
+// janitor deletes expired sessions, flows and codes every few minutes.
+func (a *app) janitor(ctx context.Context) {
+	t := time.NewTicker(5 * time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := a.svc.Cleanup(ctx); err != nil && ctx.Err() == nil {
+				a.log.Warn("cleanup failed", "err", err)
+			}
+		}
+	}
+}
+
+func dbKind(dsn string) string {
+	if strings.HasPrefix(dsn, "sqlite:") {
+		return "sqlite"
+	}
+	return "postgres"
+}
+
+// migrate applies pending migrations and exits.
+func migrate(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	cfg, _, err := parseFlags("migrate", args, getenv)
+	if err != nil {
+		return err
+	}
+	cfg.resolve()
+	db, _, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintln(stderr, "migrations applied")
+	return nil
+}
+
+// limiterAdapter lets the domain use a ratelimit.Limiter without
+// importing the package (and Redis with it).
+type limiterAdapter struct{ l ratelimit.Limiter }
+
+func (a limiterAdapter) Take(ctx context.Context, key string, limit int, window time.Duration) (bool, time.Duration, error) {
+	d, err := a.l.Take(ctx, key, limit, window)
+	return d.Allowed, d.RetryAfter, err
+}
+
+func (a limiterAdapter) Undo(ctx context.Context, key string, window time.Duration) error {
+	return a.l.Undo(ctx, key, window)
+}

@@ -1,0 +1,160 @@
+package account
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/watchword/watchword/internal/token"
+)
+
+// codeDigits is the length of one-time codes: 6 random digits are about
+// 20 bits, enough with 5 tries per code and the sending limits.
+const codeDigits = 6
+
+// newFlow creates a flow record (not yet stored) and returns its public id.
+func (s *Service) newFlow(p Purpose, ch Channel, address, uid string) (string, *Flow, error) {
+	id, hash, err := s.newID("flow", 16)
+	if err != nil {
+		return "", nil, err
+	}
+	now := s.now()
+	return id, &Flow{
+		IDHash: hash, Purpose: p, UID: uid, Channel: ch, Address: address,
+		CreatedAt: now, ExpiresAt: now.Add(s.cfg.CodeTTL),
+	}, nil
+}
+
+// addressKey is the look-up key of an address: emails are case-folded.
+func addressKey(ch Channel, address string) string {
+	if ch == ChannelEmail {
+		return strings.ToLower(address)
+	}
+	return address
+}
+
+// issueCode stores a new code for f (replacing any older one of the same
+// purpose and address) and queues its message, both within tx.
+func (s *Service) issueCode(ctx context.Context, tx Tx, f *Flow) error {
+	code, err := token.Digits(s.random, codeDigits)
+	if err != nil {
+		return err
+	}
+	key := addressKey(f.Channel, f.Address)
+	c := &OneTimeCode{
+		Purpose: f.Purpose, AddressKey: key, FlowIDHash: f.IDHash,
+		Hash: s.codeHash(f, code), CreatedAt: f.CreatedAt, ExpiresAt: f.ExpiresAt,
+	}
+	if err := tx.PutCode(ctx, c); err != nil {
+		return fmt.Errorf("store code: %w", err)
+	}
+	return s.enqueue(ctx, tx, s.codeMessage(f, code))
+}
+
+// codeHash binds a code to its flow, purpose and address, so a code is
+// never accepted anywhere else.
+func (s *Service) codeHash(f *Flow, code string) []byte {
+	return s.hasher.Hash("code", string(f.Purpose), addressKey(f.Channel, f.Address), string(f.IDHash), code)
+}
+
+// checkCode verifies code against the live code of flow f without using
+// it up; the caller consumes it in the transaction that acts on it. A
+// wrong code counts one try, committed at once so that it stands even if
+// the request fails later. Malformed input counts too: it is not a free
+// probe.
+func (s *Service) checkCode(ctx context.Context, f *Flow, code string) error {
+	key := addressKey(f.Channel, f.Address)
+	c, err := s.store.CodeFor(ctx, f.Purpose, key)
+	if isNoRows(err) {
+		return ErrInvalidCode
+	}
+	if err != nil {
+		return fmt.Errorf("load code: %w", err)
+	}
+	if !token.Equal(c.FlowIDHash, f.IDHash) || c.ConsumedAt != nil || c.Attempts >= s.cfg.CodeMaxAttempts {
+		return ErrInvalidCode
+	}
+	if !s.now().Before(c.ExpiresAt) {
+		return ErrCodeExpired
+	}
+	if !wellFormedCode(code) || !token.Equal(c.Hash, s.codeHash(f, code)) {
+		if _, err := s.store.FailCode(ctx, f.Purpose, key, f.IDHash); err != nil && !isNoRows(err) {
+			return fmt.Errorf("count wrong code: %w", err)
+		}
+		return ErrInvalidCode
+	}
+	return nil
+}
+
+// consumeCode uses up the code of f inside tx. Losing a race to another
+// request with the same code is reported as an invalid code.
+func (s *Service) consumeCode(ctx context.Context, tx Tx, f *Flow) error {
+	err := tx.ConsumeCode(ctx, f.Purpose, addressKey(f.Channel, f.Address), f.IDHash, s.cfg.CodeMaxAttempts, s.now())
+	if isConflict(err) {
+		return ErrInvalidCode
+	}
+	if err != nil {
+		return fmt.Errorf("consume code: %w", err)
+	}
+	if err := tx.FinishFlow(ctx, f.IDHash, s.now()); err != nil {
+		if isConflict(err) {
+			return ErrInvalidCode
+		}
+		return fmt.Errorf("finish flow: %w", err)
+	}
+	return nil
+}
+
+// wellFormedCode reports whether code is exactly six ASCII digits.
+func wellFormedCode(code string) bool {
+	if len(code) != codeDigits {
+		return false
+	}
+	for i := 0; i < len(code); i++ {
+		if code[i] < '0' || code[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// limitSend applies the sending limits of codes and notices to an
+// address: one per purpose per resend interval (when resend is set) and a
+// cap per address over all purposes. The answer is the same whether or
+// not the address belongs to an account.
+func (s *Service) limitSend(ctx context.Context, p Purpose, key string, resend bool) error {
+	if resend {
+		if err := s.take(ctx, "send:"+string(p)+":"+key, s.cfg.Limits.CodeResend); err != nil {
+			return err
+		}
+	}
+	return s.take(ctx, "send:addr:"+key, s.cfg.Limits.CodesPerAddress)
+}
+
+// loadFlow returns the live flow with public id, checking its purpose.
+// Unknown, finished, expired and mismatched flows are all "not found".
+func (s *Service) loadFlow(ctx context.Context, id string, purposes ...Purpose) (*Flow, error) {
+	if id == "" || len(id) > 64 {
+		return nil, ErrFlowNotFound
+	}
+	f, err := s.store.FlowByIDHash(ctx, s.hasher.Hash("flow", id))
+	if isNoRows(err) {
+		return nil, ErrFlowNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load flow: %w", err)
+	}
+	if f.DoneAt != nil || !s.now().Before(f.ExpiresAt) {
+		return nil, ErrFlowNotFound
+	}
+	for _, p := range purposes {
+		if f.Purpose == p {
+			return f, nil
+		}
+	}
+	return nil, ErrFlowNotFound
+}
+
+// isConflict reports whether a write lost to a constraint or a race.
+func isConflict(err error) bool { return errors.Is(err, ErrConflict) }

@@ -1,0 +1,237 @@
+package account
+
+import (
+	"context"
+	"fmt"
+)
+
+// StartContactChange sends a code to a new (or not yet verified) email or
+// phone of the session's account. It needs a recent step-up of this
+// session. The change happens only when that code is confirmed.
+//
+// Errors: CodeStepUpRequired, CodeInvalidEmail, CodeInvalidPhone,
+// CodeInvalidRequest (already the verified address), CodeIdentifierInUse,
+// CodeRateLimited.
+func (s *Service) StartContactChange(ctx context.Context, c Client, sess *Session, ch Channel, raw string) (string, error) {
+	if err := s.requirePrivilege(sess); err != nil {
+		return "", err
+	}
+	addr, err := parseAddress(ch, raw)
+	if err != nil {
+		return "", err
+	}
+	u, err := s.store.UserByUID(ctx, sess.UID)
+	if err != nil {
+		return "", fmt.Errorf("contact change: %w", err)
+	}
+	key := addressKey(ch, addr)
+	if current, verified := contactOf(u, ch); verified && addressKey(ch, current) == key {
+		return "", Errorf(CodeInvalidRequest, "This is already your verified %s.", ch)
+	}
+	// The account limit is taken first, so probing for addresses that
+	// belong to other accounts costs the same as sending codes.
+	if err := s.take(ctx, "send:account:"+sess.UID, s.cfg.Limits.SignedInCodes); err != nil {
+		return "", err
+	}
+	if _, err := s.userByAddress(ctx, s.store, ch, key); err == nil {
+		return "", identifierInUse(ch)
+	} else if !isNoRows(err) {
+		return "", fmt.Errorf("contact change: %w", err)
+	}
+	if err := s.limitSend(ctx, purposeOfChange(ch), key, false); err != nil {
+		return "", err
+	}
+	id, f, err := s.newFlow(purposeOfChange(ch), ch, addr, sess.UID)
+	if err != nil {
+		return "", err
+	}
+	f.SessionID = sess.ID
+	err = s.store.Atomic(ctx, func(tx Tx) error {
+		if err := tx.CreateFlow(ctx, f); err != nil {
+			return fmt.Errorf("create flow: %w", err)
+		}
+		return s.issueCode(ctx, tx, f)
+	})
+	if err != nil {
+		return "", fmt.Errorf("contact change: %w", err)
+	}
+	s.waker.Wake()
+	return id, nil
+}
+
+// ConfirmContactChange checks the code sent to the new address. The
+// address is then verified and replaces the old one, every session of the
+// account ends (this one too), and every verified channel, the replaced
+// address included, gets a notice. A wrong or expired code changes
+// nothing.
+//
+// Errors: CodeNotFound (flow), CodeInvalidCode, CodeCodeExpired,
+// CodeIdentifierInUse.
+func (s *Service) ConfirmContactChange(ctx context.Context, c Client, sess *Session, ch Channel, flowID, code string) error {
+	f, err := s.loadSessionFlow(ctx, sess, flowID, purposeOfChange(ch))
+	if err != nil {
+		return err
+	}
+	if err := s.checkCode(ctx, f, code); err != nil {
+		return err
+	}
+	err = s.store.Atomic(ctx, func(tx Tx) error {
+		before, err := tx.UserByUID(ctx, sess.UID)
+		if err != nil {
+			return fmt.Errorf("load user: %w", err)
+		}
+		if err := s.consumeCode(ctx, tx, f); err != nil {
+			return err
+		}
+		if ch == ChannelEmail {
+			err = tx.SetVerifiedEmail(ctx, sess.UID, f.Address, addressKey(ch, f.Address))
+		} else {
+			err = tx.SetVerifiedPhone(ctx, sess.UID, f.Address)
+		}
+		if isConflict(err) {
+			return identifierInUse(ch)
+		}
+		if err != nil {
+			return fmt.Errorf("set %s: %w", ch, err)
+		}
+		if _, err := tx.DeleteUserSessions(ctx, sess.UID); err != nil {
+			return fmt.Errorf("end sessions: %w", err)
+		}
+		old, oldVerified := contactOf(before, ch)
+		kind, what := EventEmailChanged, "email address"
+		if ch == ChannelPhone {
+			kind, what = EventPhoneChanged, "phone number"
+		}
+		if err := s.recordTx(ctx, tx, c, sess.UID, kind, "replaced="+fmt.Sprint(old != "")); err != nil {
+			return err
+		}
+		after := *before
+		if ch == ChannelEmail {
+			after.Email, after.EmailVerified = f.Address, true
+		} else {
+			after.Phone, after.PhoneVerified = f.Address, true
+		}
+		body := fmt.Sprintf("The %s of your account was set to %s. All your sessions were signed out.", what, f.Address)
+		replaced := old != "" && oldVerified && addressKey(ch, old) != addressKey(ch, f.Address)
+		if replaced {
+			body = fmt.Sprintf("The %s of your account was changed from %s to %s. All your sessions were signed out.", what, old, f.Address)
+		}
+		msgs := s.noticesTo(&after, what+" changed", body)
+		if replaced {
+			// The replaced address is told too, so a hijacker cannot swap it silently.
+			msgs = append(msgs, s.notice(ch, old, what+" changed", body))
+		}
+		return s.enqueue(ctx, tx, msgs...)
+	})
+	if err != nil {
+		return err
+	}
+	s.waker.Wake()
+	s.log.InfoContext(ctx, "contact changed", "uid", sess.UID, "channel", ch)
+	return nil
+}
+
+// ChangePassword sets a new password after a step-up; every session ends
+// and every verified channel gets a notice.
+//
+// Errors: CodeStepUpRequired, CodeWeakPassword.
+func (s *Service) ChangePassword(ctx context.Context, c Client, sess *Session, password string) error {
+	if err := s.requirePrivilege(sess); err != nil {
+		return err
+	}
+	u, err := s.store.UserByUID(ctx, sess.UID)
+	if err != nil {
+		return fmt.Errorf("change password: %w", err)
+	}
+	if err := s.checkPassword(password, u.Email, u.Phone); err != nil {
+		return err
+	}
+	hash, err := s.passwords.Hash(password)
+	if err != nil {
+		return err
+	}
+	err = s.store.Atomic(ctx, func(tx Tx) error {
+		if err := tx.SetPasswordHash(ctx, u.UID, hash); err != nil {
+			return fmt.Errorf("set password: %w", err)
+		}
+		if _, err := tx.DeleteUserSessions(ctx, u.UID); err != nil {
+			return fmt.Errorf("end sessions: %w", err)
+		}
+		if err := s.recordTx(ctx, tx, c, u.UID, EventPasswordChanged, ""); err != nil {
+			return err
+		}
+		return s.enqueue(ctx, tx, s.noticesTo(u, "password changed",
+			"The password of your account was changed. All your sessions were signed out.")...)
+	})
+	if err != nil {
+		return err
+	}
+	s.waker.Wake()
+	return nil
+}
+
+func purposeOfChange(ch Channel) Purpose {
+	if ch == ChannelEmail {
+		return PurposeVerifyEmail
+	}
+	return PurposeVerifyPhone
+}
+
+// contactOf returns u's address on ch and whether it is verified.
+func contactOf(u *User, ch Channel) (string, bool) {
+	if ch == ChannelEmail {
+		return u.Email, u.EmailVerified
+	}
+	return u.Phone, u.PhoneVerified
+}
+
+func identifierInUse(ch Channel) error {
+	if ch == ChannelEmail {
+		return Errorf(CodeIdentifierInUse, "This email address belongs to another account.")
+	}
+	return Errorf(CodeIdentifierInUse, "This phone number belongs to another account.")
+}
+
+// Sessions returns the live sessions of the account, newest first.
+func (s *Service) Sessions(ctx context.Context, sess *Session) ([]*Session, error) {
+	all, err := s.store.ListSessions(ctx, sess.UID)
+	if err != nil {
+		return nil, fmt.Errorf("list sessions: %w", err)
+	}
+	now := s.now()
+	live := all[:0]
+	for _, x := range all {
+		if now.Before(x.ExpiresAt) && now.Sub(x.LastSeenAt) < s.cfg.SessionIdle {
+			live = append(live, x)
+		}
+	}
+	return live, nil
+}
+
+// EndSession ends one session of the account (possibly the current one).
+//
+// Errors: CodeNotFound.
+func (s *Service) EndSession(ctx context.Context, c Client, sess *Session, id string) error {
+	return s.store.Atomic(ctx, func(tx Tx) error {
+		err := tx.DeleteSession(ctx, sess.UID, id)
+		if isNoRows(err) {
+			return Errorf(CodeNotFound, "No such session.")
+		}
+		if err != nil {
+			return fmt.Errorf("end session: %w", err)
+		}
+		return s.recordTx(ctx, tx, c, sess.UID, EventSessionRevoked, "session="+id)
+	})
+}
+
+// SecurityEvents returns the account's recent security events.
+func (s *Service) SecurityEvents(ctx context.Context, sess *Session, limit int) ([]*Event, error) {
+	if limit <= 0 || limit > 200 {
+		limit = 100
+	}
+	events, err := s.store.ListEvents(ctx, sess.UID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("security events: %w", err)
+	}
+	return events, nil
+}

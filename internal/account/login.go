@@ -1,0 +1,221 @@
+package account
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/watchword/watchword/internal/identifier"
+)
+
+// LoginResult is the outcome of a first factor: a session, or, when an
+// authenticator is bound, a flow that waits for its code.
+type LoginResult struct {
+	SessionToken string
+	MFAFlowID    string
+}
+
+// lookupIdentifier parses a login identifier and returns its channel,
+// normalized address and key.
+func lookupIdentifier(raw string) (Channel, string, string, error) {
+	kind, addr, key, err := identifier.Parse(raw)
+	if err != nil {
+		if kind == identifier.KindEmail {
+			return "", "", "", Errorf(CodeInvalidEmail, "Enter a valid email address, such as name@example.com.")
+		}
+		return "", "", "", Errorf(CodeInvalidPhone, "Enter a valid email address or a phone number with its country code.")
+	}
+	if kind == identifier.KindEmail {
+		return ChannelEmail, addr, key, nil
+	}
+	return ChannelPhone, addr, key, nil
+}
+
+// LoginPassword signs in with a verified email or phone and the password.
+// Unknown identifiers, unverified identifiers and wrong passwords give the
+// same error after the same work (a dummy hash runs for unknown users).
+// Attempts are limited per identifier, whether it exists or not, and per
+// client IP; a successful login gives its attempt back.
+//
+// Errors: CodeInvalidCredentials, CodeRateLimited.
+func (s *Service) LoginPassword(ctx context.Context, c Client, ident, password string) (res LoginResult, err error) {
+	defer func() { s.metrics.Login("password", outcome(res, err)) }()
+	ch, _, key, perr := lookupIdentifier(ident)
+	if perr != nil {
+		key = "invalid"
+	}
+	if len(password) > 1024 {
+		password = password[:1024] // bound the hashing work; no stored password is this long
+	}
+	idKey, ipKey := "pwfail:id:"+key, "pwfail:ip:"+c.IP
+	if err := s.take(ctx, idKey, s.cfg.Limits.PasswordPerIdentifier); err != nil {
+		return res, err
+	}
+	if err := s.take(ctx, ipKey, s.cfg.Limits.PasswordPerIP); err != nil {
+		s.undo(ctx, idKey, s.cfg.Limits.PasswordPerIdentifier)
+		return res, err
+	}
+	var u *User
+	if perr == nil {
+		u, err = s.userByAddress(ctx, s.store, ch, key)
+		if err != nil && !isNoRows(err) {
+			return res, fmt.Errorf("login: %w", err)
+		}
+	}
+	if u == nil || u.PasswordHash == "" {
+		s.passwords.VerifyDummy(password)
+		s.record(ctx, s.store, c, "", EventLoginFailed, "method=password reason=unknown_identifier")
+		s.log.InfoContext(ctx, "login failed", "method", "password", "reason", "unknown_identifier")
+		return res, ErrInvalidCredentials
+	}
+	ok, err := s.passwords.Verify(u.PasswordHash, password)
+	if err != nil {
+		return res, fmt.Errorf("login: verify password of %s: %w", u.UID, err)
+	}
+	if !ok {
+		s.record(ctx, s.store, c, u.UID, EventLoginFailed, "method=password reason=wrong_password")
+		s.log.InfoContext(ctx, "login failed", "method", "password", "uid", u.UID, "reason", "wrong_password")
+		return res, ErrInvalidCredentials
+	}
+	s.undo(ctx, idKey, s.cfg.Limits.PasswordPerIdentifier)
+	s.undo(ctx, ipKey, s.cfg.Limits.PasswordPerIP)
+	s.rehashIfNeeded(ctx, u, password)
+	return s.finishFirstFactor(ctx, c, u, "password", nil)
+}
+
+// rehashIfNeeded upgrades a password hash made with older parameters.
+func (s *Service) rehashIfNeeded(ctx context.Context, u *User, password string) {
+	if !s.passwords.NeedsRehash(u.PasswordHash) {
+		return
+	}
+	hash, err := s.passwords.Hash(password)
+	if err == nil {
+		err = s.store.SetPasswordHash(ctx, u.UID, hash)
+	}
+	if err != nil {
+		s.log.WarnContext(ctx, "password rehash failed", "uid", u.UID, "err", err)
+	}
+}
+
+// finishFirstFactor ends a successful first factor: with an authenticator
+// bound it opens a flow that waits for the TOTP code, otherwise it starts
+// a session. consume, when set, runs in the same transaction (it uses up
+// the login code), so a code never yields a session without being spent.
+func (s *Service) finishFirstFactor(ctx context.Context, c Client, u *User, method string, consume func(Tx) error) (res LoginResult, err error) {
+	err = s.store.Atomic(ctx, func(tx Tx) error {
+		if consume != nil {
+			if err := consume(tx); err != nil {
+				return err
+			}
+		}
+		_, err := tx.TOTP(ctx, u.UID, false)
+		switch {
+		case err == nil:
+			id, f, err := s.newFlow(PurposeLoginMFA, "", "", u.UID)
+			if err != nil {
+				return err
+			}
+			f.Method = method
+			if err := tx.CreateFlow(ctx, f); err != nil {
+				return fmt.Errorf("create mfa flow: %w", err)
+			}
+			res.MFAFlowID = id
+			return nil
+		case isNoRows(err):
+			if err := s.recordTx(ctx, tx, c, u.UID, EventLogin, "method="+method); err != nil {
+				return err
+			}
+			res.SessionToken, err = s.startSession(ctx, tx, c, u.UID, method)
+			return err
+		default:
+			return fmt.Errorf("load authenticator: %w", err)
+		}
+	})
+	if err != nil {
+		return LoginResult{}, err
+	}
+	s.log.InfoContext(ctx, "first factor passed", "uid", u.UID, "method", method, "mfa_required", res.MFAFlowID != "")
+	return res, nil
+}
+
+// StartCodeLogin sends a login code to ident if it is a verified email or
+// phone of an account. The answer is the same either way, and the sending
+// limits count the request either way.
+//
+// Errors: CodeInvalidEmail, CodeInvalidPhone, CodeRateLimited.
+func (s *Service) StartCodeLogin(ctx context.Context, c Client, ident string) (flowID string, err error) {
+	ch, addr, key, err := lookupIdentifier(ident)
+	if err != nil {
+		return "", err
+	}
+	if err := s.limitSend(ctx, PurposeLogin, key, true); err != nil {
+		return "", err
+	}
+	u, err := s.userByAddress(ctx, s.store, ch, key)
+	if err != nil && !isNoRows(err) {
+		return "", fmt.Errorf("start code login: %w", err)
+	}
+	uid := ""
+	if u != nil {
+		uid = u.UID
+	}
+	id, f, err := s.newFlow(PurposeLogin, ch, addr, uid)
+	if err != nil {
+		return "", err
+	}
+	err = s.store.Atomic(ctx, func(tx Tx) error {
+		if err := tx.CreateFlow(ctx, f); err != nil {
+			return fmt.Errorf("create flow: %w", err)
+		}
+		if u == nil {
+			return nil
+		}
+		return s.issueCode(ctx, tx, f)
+	})
+	if err != nil {
+		return "", fmt.Errorf("start code login: %w", err)
+	}
+	if u != nil {
+		s.waker.Wake()
+	}
+	return id, nil
+}
+
+// CompleteCodeLogin checks the code of a login flow.
+//
+// Errors: CodeNotFound (flow), CodeInvalidCode, CodeCodeExpired.
+func (s *Service) CompleteCodeLogin(ctx context.Context, c Client, flowID, code string) (res LoginResult, err error) {
+	defer func() { s.metrics.Login("code", outcome(res, err)) }()
+	f, err := s.loadFlow(ctx, flowID, PurposeLogin)
+	if err != nil {
+		return res, err
+	}
+	if err := s.checkCode(ctx, f, code); err != nil {
+		s.record(ctx, s.store, c, f.UID, EventLoginFailed, "method=code reason="+string(ErrorCode(err)))
+		return res, err
+	}
+	// The address must still be a verified identifier of the same account.
+	u, err := s.userByAddress(ctx, s.store, f.Channel, addressKey(f.Channel, f.Address))
+	if isNoRows(err) || (err == nil && u.UID != f.UID) {
+		return res, ErrInvalidCode
+	}
+	if err != nil {
+		return res, fmt.Errorf("code login: %w", err)
+	}
+	return s.finishFirstFactor(ctx, c, u, "code", func(tx Tx) error { return s.consumeCode(ctx, tx, f) })
+}
+
+// outcome names the result of a login attempt for metrics.
+func outcome(res LoginResult, err error) string {
+	switch {
+	case err == nil && res.MFAFlowID != "":
+		return "mfa_required"
+	case err == nil:
+		return "success"
+	case ErrorCode(err) == CodeRateLimited:
+		return "rate_limited"
+	case ErrorCode(err) == CodeInternal:
+		return "error"
+	default:
+		return "failure"
+	}
+}

@@ -1,0 +1,243 @@
+package account
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/watchword/watchword/internal/password"
+	"github.com/watchword/watchword/internal/token"
+)
+
+// Service implements every use case of watchword: sign-up, login,
+// sessions, step-up, identifier changes and the authenticator. HTTP
+// adapters call it; it calls the store, the limiter and the outbox.
+type Service struct {
+	store     Store
+	limiter   Limiter
+	passwords *password.Hasher
+	policy    password.Policy
+	hasher    *token.Hasher
+	random    io.Reader
+	now       func() time.Time
+	log       *slog.Logger
+	waker     Waker
+	metrics   Metrics
+	cfg       Config
+}
+
+// Config holds the tunable rules. Zero fields take the defaults of
+// DefaultConfig.
+type Config struct {
+	Issuer          string        // product name in messages and authenticator apps
+	CodeTTL         time.Duration // life of a one-time code and of its flow
+	CodeMaxAttempts int           // wrong tries that burn a code
+	SessionIdle     time.Duration // a session unused this long ends
+	SessionLifetime time.Duration // a session ends this long after login, used or not
+	StepUpLifetime  time.Duration // privilege after a step-up
+	Limits          Limits
+}
+
+// Limit is at most N events per Window.
+type Limit struct {
+	N      int
+	Window time.Duration
+}
+
+// Limits are the rate limits of the contract.
+type Limits struct {
+	PasswordPerIdentifier Limit // failed password logins per identifier, known or not
+	PasswordPerIP         Limit // failed password logins per client IP
+	SignUpsPerIP          Limit // sign-ups started per client IP
+	CodeResend            Limit // codes of one purpose to one address (registration, login)
+	CodesPerAddress       Limit // codes to one address over all purposes
+	SignedInCodes         Limit // codes asked for while signed in, per account
+	TOTPPerAccount        Limit // wrong authenticator codes per account
+	TOTPPerFlow           int   // wrong authenticator codes per login flow
+}
+
+// DefaultConfig returns the contract's defaults.
+func DefaultConfig() Config {
+	return Config{
+		Issuer:          "watchword",
+		CodeTTL:         10 * time.Minute,
+		CodeMaxAttempts: 5,
+		SessionIdle:     30 * time.Minute,
+		SessionLifetime: 12 * time.Hour,
+		StepUpLifetime:  10 * time.Minute,
+		Limits: Limits{
+			PasswordPerIdentifier: Limit{10, 15 * time.Minute},
+			PasswordPerIP:         Limit{100, 15 * time.Minute},
+			SignUpsPerIP:          Limit{20, time.Hour},
+			CodeResend:            Limit{1, 60 * time.Second},
+			CodesPerAddress:       Limit{5, time.Hour},
+			SignedInCodes:         Limit{5, 10 * time.Minute},
+			TOTPPerAccount:        Limit{10, 15 * time.Minute},
+			TOTPPerFlow:           5,
+		},
+	}
+}
+
+// Limiter counts events per key in fixed windows (see package ratelimit).
+type Limiter interface {
+	// Take counts one event; allowed is false (and the event not counted)
+	// when key already had limit events in the current window.
+	Take(ctx context.Context, key string, limit int, window time.Duration) (allowed bool, retryAfter time.Duration, err error)
+	// Undo gives back one event of key.
+	Undo(ctx context.Context, key string, window time.Duration) error
+}
+
+// Waker is told when a message was queued, so delivery starts at once.
+type Waker interface{ Wake() }
+
+// Metrics receives counts for monitoring.
+type Metrics interface {
+	Login(method, outcome string)
+	MessageQueued(channel Channel)
+}
+
+// Deps are the collaborators of a Service.
+type Deps struct {
+	Store     Store
+	Limiter   Limiter
+	Passwords *password.Hasher
+	Policy    password.Policy
+	// TokenKey keys the hashes of tokens, flow ids and codes.
+	TokenKey []byte
+	Random   io.Reader
+	Now      func() time.Time
+	Log      *slog.Logger
+	Waker    Waker   // may be nil
+	Metrics  Metrics // may be nil
+}
+
+// New returns a Service.
+func New(d Deps, cfg Config) *Service {
+	def := DefaultConfig()
+	if cfg.Issuer == "" {
+		cfg.Issuer = def.Issuer
+	}
+	setDefault(&cfg.CodeTTL, def.CodeTTL)
+	setDefault(&cfg.SessionIdle, def.SessionIdle)
+	setDefault(&cfg.SessionLifetime, def.SessionLifetime)
+	setDefault(&cfg.StepUpLifetime, def.StepUpLifetime)
+	if cfg.CodeMaxAttempts == 0 {
+		cfg.CodeMaxAttempts = def.CodeMaxAttempts
+	}
+	if cfg.Limits == (Limits{}) {
+		cfg.Limits = def.Limits
+	}
+	s := &Service{
+		store: d.Store, limiter: d.Limiter, passwords: d.Passwords, policy: d.Policy,
+		hasher: token.NewHasher(d.TokenKey), random: d.Random, now: d.Now, log: d.Log,
+		waker: d.Waker, metrics: d.Metrics, cfg: cfg,
+	}
+	if s.waker == nil {
+		s.waker = nopWaker{}
+	}
+	if s.metrics == nil {
+		s.metrics = nopMetrics{}
+	}
+	return s
+}
+
+func setDefault(d *time.Duration, v time.Duration) {
+	if *d == 0 {
+		*d = v
+	}
+}
+
+type nopWaker struct{}
+
+func (nopWaker) Wake() {}
+
+type nopMetrics struct{}
+
+func (nopMetrics) Login(string, string)  {}
+func (nopMetrics) MessageQueued(Channel) {}
+
+// Client describes who is calling: recorded with security events and
+// sessions, and used for per-IP limits.
+type Client struct {
+	IP        string
+	UserAgent string
+}
+
+// take applies one rate limit. A limiter failure refuses the request:
+// limits are never skipped because their store is down.
+func (s *Service) take(ctx context.Context, key string, l Limit) error {
+	ok, retry, err := s.limiter.Take(ctx, key, l.N, l.Window)
+	if err != nil {
+		return fmt.Errorf("rate limit %s: %w", key, err)
+	}
+	if !ok {
+		return RateLimited(retry)
+	}
+	return nil
+}
+
+// undo gives back one event of a limit after a success. Failing to do so
+// only makes the limit stricter, so the error is logged, not returned.
+func (s *Service) undo(ctx context.Context, key string, l Limit) {
+	if err := s.limiter.Undo(ctx, key, l.Window); err != nil {
+		s.log.WarnContext(ctx, "rate limit undo failed", "key", key, "err", err)
+	}
+}
+
+// record appends a security event. Failures are logged: an event that
+// cannot be written must not hide the outcome from the user, and the
+// events that matter most are written inside the transaction they describe.
+func (s *Service) record(ctx context.Context, tx Tx, c Client, uid string, kind EventKind, detail string) {
+	e := &Event{UID: uid, Kind: kind, IP: c.IP, UserAgent: truncate(c.UserAgent, 256), Detail: detail, CreatedAt: s.now()}
+	if err := tx.RecordEvent(ctx, e); err != nil {
+		s.log.ErrorContext(ctx, "record security event", "kind", kind, "uid", uid, "err", err)
+	}
+}
+
+// recordTx appends a security event inside a transaction; its error aborts it.
+func (s *Service) recordTx(ctx context.Context, tx Tx, c Client, uid string, kind EventKind, detail string) error {
+	e := &Event{UID: uid, Kind: kind, IP: c.IP, UserAgent: truncate(c.UserAgent, 256), Detail: detail, CreatedAt: s.now()}
+	if err := tx.RecordEvent(ctx, e); err != nil {
+		return fmt.Errorf("record %s: %w", kind, err)
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// newID returns a random id of n bytes and its keyed hash under label.
+func (s *Service) newID(label string, n int) (id string, hash []byte, err error) {
+	id, err = token.New(s.random, n)
+	if err != nil {
+		return "", nil, err
+	}
+	return id, s.hasher.Hash(label, id), nil
+}
+
+// enqueue stores messages in the outbox within tx. The worker is woken by
+// the caller once tx has committed.
+func (s *Service) enqueue(ctx context.Context, tx Tx, msgs ...*Message) error {
+	for _, m := range msgs {
+		m.CreatedAt = s.now()
+		m.NextAttemptAt = m.CreatedAt
+		if err := tx.EnqueueMessage(ctx, m); err != nil {
+			return fmt.Errorf("enqueue message: %w", err)
+		}
+		s.metrics.MessageQueued(m.Channel)
+	}
+	return nil
+}
+
+// isNoRows reports whether err means that nothing matched.
+func isNoRows(err error) bool { return errors.Is(err, ErrNoRows) }
+
+// Now returns the service's current time.
+func (s *Service) Now() time.Time { return s.now() }

@@ -1,0 +1,73 @@
+// Package api serves watchword's JSON API under /api/v1. Request and
+// response bodies are explicit structs of this package, never domain
+// types, so a hash can never be serialized by accident.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/watchword/watchword/internal/account"
+	"github.com/watchword/watchword/internal/middleware"
+)
+
+// Server holds what the handlers need.
+type Server struct {
+	svc *account.Service
+	log *slog.Logger
+}
+
+// New returns an API server over svc.
+func New(svc *account.Service, log *slog.Logger) *Server {
+	return &Server{svc: svc, log: log}
+}
+
+// handle adapts an error-returning handler: the error is rendered once,
+// here, and every answer is marked no-store.
+func (s *Server) handle(h func(w http.ResponseWriter, r *http.Request) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		if err := h(w, r); err != nil {
+			writeError(w, r, s.log, err)
+		}
+	}
+}
+
+// authed is a handler that needs a signed-in session.
+type authed func(w http.ResponseWriter, r *http.Request, sess *account.Session) error
+
+// auth resolves the bearer token before calling h.
+func (s *Server) auth(h authed) http.HandlerFunc {
+	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		tok, ok := bearer(r)
+		if !ok {
+			return account.ErrUnauthenticated
+		}
+		sess, err := s.svc.Authenticate(r.Context(), tok)
+		if err != nil {
+			return err
+		}
+		return h(w, r, sess)
+	})
+}
+
+// bearer returns the token of an "Authorization: Bearer" header.
+func bearer(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	scheme, tok, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	tok = strings.TrimSpace(tok)
+	return tok, tok != ""
+}
+
+// client describes the caller for the domain.
+func client(r *http.Request) account.Client {
+	return account.Client{IP: middleware.ClientIPFrom(r.Context()), UserAgent: r.UserAgent()}
+}
+
+// ctx is a short alias used by handlers.
+func ctx(r *http.Request) context.Context { return r.Context() }
