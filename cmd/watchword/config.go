@@ -130,15 +130,15 @@ func loadKeys(path string, generate bool, random func([]byte) error) ([][]byte, 
 		}
 		line := []byte(hex.EncodeToString(key) + "\n")
 		// O_EXCL: two processes starting at once must not both write a key.
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if err == nil {
-			_, err = f.Write(line)
-			if cerr := f.Close(); err == nil {
-				err = cerr
+		f, werr := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if werr == nil {
+			_, werr = f.Write(line)
+			if cerr := f.Close(); werr == nil {
+				werr = cerr
 			}
 		}
-		if err != nil && !errors.Is(err, os.ErrExist) {
-			return nil, fmt.Errorf("write key file: %w", err)
+		if werr != nil && !errors.Is(werr, os.ErrExist) {
+			return nil, fmt.Errorf("write key file: %w", werr)
 		}
 		data, err = os.ReadFile(path)
 	}

@@ -1,55 +1,70 @@
 package api
 
-import "net/http"
+import (
+	"net/http"
+	"strings"
+)
 
 // Prefix is where the API is mounted.
 const Prefix = "/api/v1"
 
-// Register adds every API route to mux. This table is the API's site map.
-func (s *Server) Register(mux *http.ServeMux) {
-	route := func(pattern string, h http.HandlerFunc) {
-		method, path, _ := cut(pattern)
-		mux.Handle(method+" "+Prefix+path, h)
+// route is one entry of the site map.
+type route struct {
+	pattern string // "METHOD /path" below Prefix
+	handler http.HandlerFunc
+}
+
+// routes is the API's site map: every endpoint, in one table.
+func (s *Server) routes() []route {
+	return []route{
+		// Registration and login.
+		{"POST /registrations", s.handle(s.startRegistration)},
+		{"POST /registrations/{flow_id}/complete", s.handle(s.completeRegistration)},
+		{"POST /login/password", s.handle(s.loginPassword)},
+		{"POST /login/code", s.handle(s.startCodeLogin)},
+		{"POST /login/code/{flow_id}", s.handle(s.completeCodeLogin)},
+		{"POST /login/totp/{flow_id}", s.handle(s.completeTOTPLogin)},
+		{"GET /me", s.auth(s.me)},
+		{"POST /logout", s.auth(s.logout)},
+
+		// Personal center: step-up, then sensitive changes.
+		{"POST /me/step-up/code", s.auth(s.startStepUp)},
+		{"POST /me/step-up/{flow_id}", s.auth(s.completeStepUp)},
+		{"POST /me/email", s.auth(s.startEmailChange)},
+		{"POST /me/email/{flow_id}", s.auth(s.confirmEmailChange)},
+		{"POST /me/phone", s.auth(s.startPhoneChange)},
+		{"POST /me/phone/{flow_id}", s.auth(s.confirmPhoneChange)},
+		{"PUT /me/password", s.auth(s.changePassword)},
+		{"GET /me/sessions", s.auth(s.listSessions)},
+		{"DELETE /me/sessions/{id}", s.auth(s.endSession)},
+		{"GET /me/security-events", s.auth(s.listSecurityEvents)},
+
+		// Authenticator app.
+		{"POST /me/totp", s.auth(s.beginTOTP)},
+		{"GET /me/totp/qr.png", s.auth(s.totpQR)},
+		{"POST /me/totp/confirm", s.auth(s.confirmTOTP)},
+		{"DELETE /me/totp", s.auth(s.disableTOTP)},
 	}
-	// Registration and login.
-	route("POST /registrations", s.handle(s.startRegistration))
-	route("POST /registrations/{flow_id}/complete", s.handle(s.completeRegistration))
-	route("POST /login/password", s.handle(s.loginPassword))
-	route("POST /login/code", s.handle(s.startCodeLogin))
-	route("POST /login/code/{flow_id}", s.handle(s.completeCodeLogin))
-	route("GET /me", s.auth(s.me))
-	route("POST /logout", s.auth(s.logout))
-	route("POST /login/totp/{flow_id}", s.handle(s.completeTOTPLogin))
+}
 
-	// Personal center: step-up, then sensitive changes.
-	route("POST /me/step-up/code", s.auth(s.startStepUp))
-	route("POST /me/step-up/{flow_id}", s.auth(s.completeStepUp))
-	route("POST /me/email", s.auth(s.startEmailChange))
-	route("POST /me/email/{flow_id}", s.auth(s.confirmEmailChange))
-	route("POST /me/phone", s.auth(s.startPhoneChange))
-	route("POST /me/phone/{flow_id}", s.auth(s.confirmPhoneChange))
-	route("PUT /me/password", s.auth(s.changePassword))
-	route("GET /me/sessions", s.auth(s.listSessions))
-	route("DELETE /me/sessions/{id}", s.auth(s.endSession))
-	route("GET /me/security-events", s.auth(s.listSecurityEvents))
-
-	// Authenticator app.
-	route("POST /me/totp", s.auth(s.beginTOTP))
-	route("GET /me/totp/qr.png", s.auth(s.totpQR))
-	route("POST /me/totp/confirm", s.auth(s.confirmTOTP))
-	route("DELETE /me/totp", s.auth(s.disableTOTP))
-
+// Register adds every API route to mux under Prefix.
+func (s *Server) Register(mux *http.ServeMux) {
+	for _, rt := range s.routes() {
+		method, path, _ := strings.Cut(rt.pattern, " ")
+		mux.Handle(method+" "+Prefix+path, rt.handler)
+	}
 	// Anything else under the prefix is a JSON 404, not the default text page.
 	mux.Handle(Prefix+"/", s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		return notFound
 	}))
 }
 
-func cut(pattern string) (method, path string, ok bool) {
-	for i := 0; i < len(pattern); i++ {
-		if pattern[i] == ' ' {
-			return pattern[:i], pattern[i+1:], true
-		}
+// Patterns returns every route as "METHOD /api/v1/path", for documentation checks.
+func (s *Server) Patterns() []string {
+	var out []string
+	for _, rt := range s.routes() {
+		method, path, _ := strings.Cut(rt.pattern, " ")
+		out = append(out, method+" "+Prefix+path)
 	}
-	return "", pattern, false
+	return out
 }

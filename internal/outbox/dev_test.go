@@ -1,0 +1,169 @@
+package outbox_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/watchword/watchword/internal/account"
+	"github.com/watchword/watchword/internal/outbox"
+)
+
+func sendAll(t *testing.T, s outbox.Sender, msgs ...account.Message) {
+	t.Helper()
+	for i := range msgs {
+		if err := s.Send(context.Background(), &msgs[i]); err != nil {
+			t.Fatalf("Send: %v", err)
+		}
+	}
+}
+
+func TestDevKeepsNewest(t *testing.T) {
+	var logs syncBuffer
+	d := outbox.NewDev(slog.New(slog.NewTextHandler(&logs, nil)), 2)
+	sendAll(t, d,
+		account.Message{ID: 1, Channel: account.ChannelEmail, To: "a@example.com", Subject: "one", Text: "code 111111"},
+		account.Message{ID: 2, Channel: account.ChannelPhone, To: "+8613800138000", Text: "code 222222"},
+		account.Message{ID: 3, Channel: account.ChannelEmail, To: "c@example.com", Subject: "three", Text: "code 333333"},
+	)
+	got := d.Messages()
+	if len(got) != 2 {
+		t.Fatalf("got %d messages, want 2", len(got))
+	}
+	if got[0].Text != "code 333333" || got[1].Text != "code 222222" {
+		t.Errorf("got texts %q, %q; want newest first: code 333333, code 222222", got[0].Text, got[1].Text)
+	}
+	if got[1].Channel != account.ChannelPhone || got[1].To != "+8613800138000" || got[1].SentAt.IsZero() {
+		t.Errorf("got %+v", got[1])
+	}
+	// Development mode delivers codes to the log.
+	if out := logs.String(); !strings.Contains(out, "code 333333") || !strings.Contains(out, "level=WARN") {
+		t.Errorf("log lacks the message at WARN:\n%s", out)
+	}
+}
+
+func TestDevHandlerHTML(t *testing.T) {
+	d := outbox.NewDev(nil, 10)
+	sendAll(t, d,
+		account.Message{Channel: account.ChannelEmail, To: "a@example.com", Subject: "first", Text: "code 111111"},
+		account.Message{Channel: account.ChannelEmail, To: "x@example.com", Subject: "<b>hi</b>", Text: "<script>alert(1)</script> 222222"},
+	)
+	rec := httptest.NewRecorder()
+	d.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/dev/outbox", nil))
+	res := rec.Result()
+	body := rec.Body.String()
+
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("status: got %d, want 200", res.StatusCode)
+	}
+	if got := res.Header.Get("Content-Type"); !strings.HasPrefix(got, "text/html") {
+		t.Errorf("Content-Type: got %q, want text/html", got)
+	}
+	if got := res.Header.Get("Cache-Control"); got != "no-store" {
+		t.Errorf("Cache-Control: got %q, want no-store", got)
+	}
+	if strings.Contains(body, "<script>") || strings.Contains(body, "<b>hi") {
+		t.Errorf("message content not escaped:\n%s", body)
+	}
+	for _, want := range []string{"&lt;script&gt;alert(1)&lt;/script&gt; 222222", "&lt;b&gt;hi&lt;/b&gt;", `http-equiv="refresh" content="5"`, "code 111111"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("page lacks %q:\n%s", want, body)
+		}
+	}
+	if strings.Index(body, "222222") > strings.Index(body, "111111") {
+		t.Errorf("page not newest first:\n%s", body)
+	}
+}
+
+func TestDevHandlerJSON(t *testing.T) {
+	d := outbox.NewDev(nil, 10)
+	sendAll(t, d,
+		account.Message{Channel: account.ChannelEmail, To: "a@example.com", Subject: "first", Text: "code 111111"},
+		account.Message{Channel: account.ChannelPhone, To: "+8613800138000", Text: "<script> 222222"},
+	)
+	tests := []struct {
+		name   string
+		target string
+		accept string
+	}{
+		{"Query", "/dev/outbox?format=json", ""},
+		{"Accept", "/dev/outbox", "application/json"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodGet, tc.target, nil)
+			if tc.accept != "" {
+				req.Header.Set("Accept", tc.accept)
+			}
+			rec := httptest.NewRecorder()
+			d.Handler().ServeHTTP(rec, req)
+			if got := rec.Header().Get("Content-Type"); got != "application/json" {
+				t.Errorf("Content-Type: got %q, want application/json", got)
+			}
+			if got := rec.Header().Get("Cache-Control"); got != "no-store" {
+				t.Errorf("Cache-Control: got %q, want no-store", got)
+			}
+			var out struct {
+				Messages []struct {
+					Channel string    `json:"channel"`
+					To      string    `json:"to"`
+					Subject string    `json:"subject"`
+					Text    string    `json:"text"`
+					SentAt  time.Time `json:"sent_at"`
+				} `json:"messages"`
+			}
+			if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil {
+				t.Fatalf("decode %s: %v", rec.Body, err)
+			}
+			if len(out.Messages) != 2 {
+				t.Fatalf("got %d messages, want 2", len(out.Messages))
+			}
+			m := out.Messages[0]
+			if m.Channel != "phone" || m.To != "+8613800138000" || m.Text != "<script> 222222" || m.SentAt.IsZero() {
+				t.Errorf("newest: got %+v", m)
+			}
+			if out.Messages[1].Subject != "first" {
+				t.Errorf("oldest: got %+v", out.Messages[1])
+			}
+		})
+	}
+}
+
+func TestDevHandlerEmpty(t *testing.T) {
+	d := outbox.NewDev(nil, 0)
+	rec := httptest.NewRecorder()
+	d.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/dev/outbox?format=json", nil))
+	if got, want := strings.TrimSpace(rec.Body.String()), `{"messages":[]}`; got != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+	rec = httptest.NewRecorder()
+	d.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/dev/outbox", nil))
+	if rec.Code != http.StatusMethodNotAllowed {
+		t.Errorf("POST: got %d, want 405", rec.Code)
+	}
+}
+
+func TestTee(t *testing.T) {
+	errFirst, errSecond := errors.New("first"), errors.New("second")
+	a := &recSender{fail: func(*account.Message) error { return errFirst }}
+	b := &recSender{fail: func(*account.Message) error { return errSecond }}
+	c := &recSender{}
+	err := outbox.Tee(a, b, c).Send(context.Background(), &account.Message{ID: 7})
+	if !errors.Is(err, errFirst) {
+		t.Errorf("got %v, want the first error", err)
+	}
+	for i, s := range []*recSender{a, b, c} {
+		if s.count() != 1 {
+			t.Errorf("sender %d: got %d sends, want 1", i, s.count())
+		}
+	}
+	if err := outbox.Tee(c, outbox.NewDev(nil, 1)).Send(context.Background(), &account.Message{ID: 8}); err != nil {
+		t.Errorf("all succeed: got %v", err)
+	}
+}

@@ -1,0 +1,301 @@
+// Package outbox delivers the messages that the account service stores in
+// the durable outbox: a Worker claims due messages from a Queue, hands each
+// to the Sender for its channel and records the outcome, retrying with
+// capped exponential backoff. Storing first and delivering later means a
+// code survives a crash or an SMTP outage between "sent" and "received".
+//
+// The package also holds the development sender (Dev), which shows messages
+// on /dev/outbox instead of (or, with Tee, as well as) delivering them.
+package outbox
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/watchword/watchword/internal/account"
+)
+
+// Queue is the durable store of messages (implemented by sqlstore.DB).
+type Queue interface {
+	// ClaimMessages returns up to limit messages that are due at now and
+	// leases them to the caller until now+lease, so that no other worker
+	// takes them meanwhile. Attempts is already incremented: it is the
+	// number of the attempt about to be made.
+	ClaimMessages(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*account.Message, error)
+	// MarkSent records that message id was delivered.
+	MarkSent(ctx context.Context, id int64, now time.Time) error
+	// MarkRetry makes message id due again at next and records lastErr.
+	MarkRetry(ctx context.Context, id int64, next time.Time, lastErr string) error
+	// MarkFailed records that message id will never be delivered.
+	MarkFailed(ctx context.Context, id int64, now time.Time, lastErr string) error
+}
+
+// Sender delivers one message on one channel.
+type Sender interface {
+	// Send delivers m or returns why it could not. The outbox retries
+	// any error, so Send need not distinguish temporary from permanent.
+	Send(ctx context.Context, m *account.Message) error
+}
+
+// Metrics receives delivery outcomes (the lead implements it with
+// Prometheus). A nil Metrics records nothing.
+type Metrics interface {
+	// MessageSent is called once per delivered message.
+	MessageSent(channel account.Channel)
+	// MessageFailed is called once per message given up on.
+	MessageFailed(channel account.Channel)
+}
+
+// Options tune a Worker. Zero fields take the documented defaults.
+type Options struct {
+	Now          func() time.Time // clock for claims and retry times; default time.Now
+	PollInterval time.Duration    // how often the queue is looked at without a Wake; default 2s
+	Lease        time.Duration    // how long a claimed message is reserved; default 1m
+	Batch        int              // messages claimed at once; default 20
+	MaxAttempts  int              // attempts before MarkFailed; default 15
+	BaseBackoff  time.Duration    // delay after the first failure; default 2s
+	MaxBackoff   time.Duration    // cap on the delay; default 10m
+	SendTimeout  time.Duration    // time allowed for one Send; default 30s
+	Metrics      Metrics          // optional
+}
+
+// Default values of Options.
+const (
+	DefaultPollInterval = 2 * time.Second
+	DefaultLease        = time.Minute
+	DefaultBatch        = 20
+	DefaultMaxAttempts  = 15
+	DefaultBaseBackoff  = 2 * time.Second
+	DefaultMaxBackoff   = 10 * time.Minute
+	DefaultSendTimeout  = 30 * time.Second
+)
+
+// storeTimeout bounds the queue writes that record an outcome. They run on
+// a context detached from shutdown, so that a message delivered just before
+// shutdown is still marked sent rather than delivered twice.
+const storeTimeout = 10 * time.Second
+
+// Worker delivers the messages of a Queue through per-channel Senders.
+// One Worker delivers one message at a time; several Workers (in one or
+// several processes) may share a Queue because claims are leased.
+type Worker struct {
+	q       Queue
+	senders map[account.Channel]Sender
+	log     *slog.Logger
+	opt     Options
+	wake    chan struct{}
+}
+
+// NewWorker returns a Worker that delivers the messages of q through
+// senders, keyed by channel. A nil log discards log output.
+func NewWorker(q Queue, senders map[account.Channel]Sender, log *slog.Logger, opt Options) *Worker {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if opt.PollInterval <= 0 {
+		opt.PollInterval = DefaultPollInterval
+	}
+	if opt.Lease <= 0 {
+		opt.Lease = DefaultLease
+	}
+	if opt.Batch <= 0 {
+		opt.Batch = DefaultBatch
+	}
+	if opt.MaxAttempts <= 0 {
+		opt.MaxAttempts = DefaultMaxAttempts
+	}
+	if opt.BaseBackoff <= 0 {
+		opt.BaseBackoff = DefaultBaseBackoff
+	}
+	if opt.MaxBackoff <= 0 {
+		opt.MaxBackoff = DefaultMaxBackoff
+	}
+	if opt.MaxBackoff < opt.BaseBackoff {
+		opt.MaxBackoff = opt.BaseBackoff
+	}
+	if opt.SendTimeout <= 0 {
+		opt.SendTimeout = DefaultSendTimeout
+	}
+	s := make(map[account.Channel]Sender, len(senders))
+	for ch, sender := range senders {
+		if sender != nil {
+			s[ch] = sender
+		}
+	}
+	return &Worker{q: q, senders: s, log: log, opt: opt, wake: make(chan struct{}, 1)}
+}
+
+// Wake asks the worker to look at the queue now. It never blocks; wakes
+// that arrive while the worker is busy are merged into one.
+func (w *Worker) Wake() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run delivers due messages until ctx is cancelled: at once when it starts
+// (so a restart retries every pending message immediately), then on every
+// Wake and every PollInterval. When ctx is cancelled it finishes the message
+// in hand (a send in flight keeps its SendTimeout and its outcome is
+// recorded), releases the other messages it had claimed, and returns nil.
+// Queue errors are logged and retried on the next tick.
+func (w *Worker) Run(ctx context.Context) error {
+	ticker := time.NewTicker(w.opt.PollInterval)
+	defer ticker.Stop()
+	for {
+		w.drain(ctx)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-ticker.C:
+		case <-w.wake:
+		}
+	}
+}
+
+// drain delivers batches until the queue has nothing due or ctx is done.
+func (w *Worker) drain(ctx context.Context) {
+	for ctx.Err() == nil {
+		msgs, err := w.q.ClaimMessages(ctx, w.opt.Now(), w.opt.Lease, w.opt.Batch)
+		if err != nil {
+			if ctx.Err() == nil {
+				w.log.ErrorContext(ctx, "outbox: claim messages", "error", err)
+			}
+			return
+		}
+		for i, m := range msgs {
+			if ctx.Err() != nil {
+				w.release(ctx, msgs[i:])
+				return
+			}
+			w.deliver(ctx, m)
+		}
+		if len(msgs) < w.opt.Batch {
+			return
+		}
+	}
+}
+
+// release makes claimed but unattempted messages due at once, so that the
+// next worker (typically this process after a restart) need not wait for
+// the lease to expire. Their attempt counter keeps the increment of the
+// claim: one attempt of a budget of MaxAttempts is a small price.
+func (w *Worker) release(ctx context.Context, msgs []*account.Message) {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
+	defer cancel()
+	now := w.opt.Now()
+	for _, m := range msgs {
+		if err := w.q.MarkRetry(sctx, m.ID, now, "released unattempted at shutdown"); err != nil {
+			w.log.WarnContext(ctx, "outbox: release message", "message_id", m.ID, "channel", m.Channel, "error", err)
+		}
+	}
+}
+
+// deliver sends m and records the outcome.
+func (w *Worker) deliver(ctx context.Context, m *account.Message) {
+	// Detached from ctx: shutdown must not cut a send in flight, or the
+	// recording of its outcome.
+	base := context.WithoutCancel(ctx)
+	log := w.log.With("message_id", m.ID, "channel", string(m.Channel), "attempt", m.Attempts, "to", MaskAddress(m.To))
+
+	sender, ok := w.senders[m.Channel]
+	if !ok {
+		w.fail(base, log, m, fmt.Sprintf("no sender configured for channel %q", m.Channel))
+		return
+	}
+
+	sctx, cancel := context.WithTimeout(base, w.opt.SendTimeout)
+	start := time.Now()
+	err := sender.Send(sctx, m)
+	cancel()
+	if err == nil {
+		mctx, cancel := context.WithTimeout(base, storeTimeout)
+		defer cancel()
+		if err := w.q.MarkSent(mctx, m.ID, w.opt.Now()); err != nil {
+			// The message went out but stays leased; it will be sent
+			// again when the lease expires (at-least-once delivery).
+			log.ErrorContext(ctx, "outbox: mark sent", "error", err)
+		}
+		if w.opt.Metrics != nil {
+			w.opt.Metrics.MessageSent(m.Channel)
+		}
+		log.InfoContext(ctx, "outbox: message delivered", "duration", time.Since(start))
+		return
+	}
+
+	lastErr := scrub(err.Error(), m.To)
+	if m.Attempts >= w.opt.MaxAttempts {
+		w.fail(base, log, m, lastErr)
+		return
+	}
+	next := w.opt.Now().Add(w.backoff(m.Attempts))
+	mctx, cancel := context.WithTimeout(base, storeTimeout)
+	defer cancel()
+	if err := w.q.MarkRetry(mctx, m.ID, next, lastErr); err != nil {
+		// The lease expires and the message is claimed again.
+		log.ErrorContext(ctx, "outbox: mark retry", "error", err)
+	}
+	log.WarnContext(ctx, "outbox: delivery failed, will retry", "error", lastErr, "next_attempt_at", next)
+}
+
+// fail gives up on m.
+func (w *Worker) fail(ctx context.Context, log *slog.Logger, m *account.Message, reason string) {
+	mctx, cancel := context.WithTimeout(ctx, storeTimeout)
+	defer cancel()
+	if err := w.q.MarkFailed(mctx, m.ID, w.opt.Now(), reason); err != nil {
+		log.ErrorContext(ctx, "outbox: mark failed", "error", err)
+	}
+	if w.opt.Metrics != nil {
+		w.opt.Metrics.MessageFailed(m.Channel)
+	}
+	log.ErrorContext(ctx, "outbox: delivery failed permanently", "error", reason)
+}
+
+// backoff returns the delay before the attempt that follows attempt number
+// attempts: BaseBackoff*2^(attempts-1), capped at MaxBackoff, less up to 10%
+// of jitter so that messages failed together do not retry in lockstep.
+func (w *Worker) backoff(attempts int) time.Duration {
+	d := w.opt.BaseBackoff
+	for i := 1; i < attempts && d < w.opt.MaxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, w.opt.MaxBackoff)
+	if j := int64(d / 10); j > 0 {
+		d -= time.Duration(rand.Int64N(j + 1))
+	}
+	return d
+}
+
+// scrub removes the recipient's address from an error text (SMTP servers
+// and gateways like to echo it), since the text is logged and stored.
+func scrub(s, to string) string {
+	if to == "" {
+		return s
+	}
+	return strings.ReplaceAll(s, to, MaskAddress(to))
+}
+
+// MaskAddress hides most of an email address or phone number so that it
+// can be logged: "alice@example.com" becomes "a***@example.com" and
+// "+8613800138000" becomes "+86******8000".
+func MaskAddress(addr string) string {
+	if at := strings.LastIndexByte(addr, '@'); at >= 0 {
+		if at == 0 {
+			return "***" + addr[at:]
+		}
+		first := []rune(addr[:at])[0]
+		return string(first) + "***" + addr[at:]
+	}
+	if len(addr) >= 10 {
+		return addr[:3] + "******" + addr[len(addr)-4:]
+	}
+	return "***"
+}
