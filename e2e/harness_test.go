@@ -80,6 +80,7 @@ type server struct {
 	SMTP    *smtptest.Server
 	SMS     *smstest.Receiver
 	dataDir string
+	workDir string // the process's working folder, if set
 	args    []string
 	cmd     *exec.Cmd
 	logs    *syncBuffer
@@ -132,6 +133,7 @@ func (s *server) launch() {
 	}
 	s.cmd = exec.Command(binary, s.args...)
 	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
+	s.cmd.Dir = s.workDir
 	s.cmd.Env = append(os.Environ(), "WATCHWORD_DEV=") // never inherit a dev flag
 	if err := s.cmd.Start(); err != nil {
 		s.t.Fatalf("start watchword: %v", err)
