@@ -8,9 +8,11 @@ import (
 // Store is the persistence the service needs. Every method of Tx is also
 // available outside a transaction (each call then commits by itself).
 //
-// Errors: look-ups return an error wrapping ErrNoRows when nothing matches;
-// writes refused by a uniqueness constraint or by a conditional update
-// return an error wrapping ErrConflict.
+// Errors: look-ups, and writes to a row that does not exist, return an
+// error wrapping ErrNoRows; writes refused by a uniqueness constraint
+// (duplicate ids included) or by a conditional update return an error
+// wrapping ErrConflict. An ErrConflict inside Atomic leaves the
+// transaction usable: the caller may still write and commit.
 type Store interface {
 	Tx
 	// Atomic runs fn in one transaction: everything fn writes commits
@@ -78,7 +80,8 @@ type Tx interface {
 	DeleteSession(ctx context.Context, uid, id string) error
 	// DeleteUserSessions ends every session of uid and returns how many.
 	DeleteUserSessions(ctx context.Context, uid string) (int, error)
-	// DeleteExpired removes sessions, flows and codes that ended before now.
+	// DeleteExpired removes sessions, flows and codes that ended before now,
+	// and used TOTP steps too old to match again.
 	DeleteExpired(ctx context.Context, now time.Time) error
 
 	// PutPendingTOTP stores a new unconfirmed authenticator for a.UID,

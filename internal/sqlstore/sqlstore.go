@@ -1,0 +1,293 @@
+// Package sqlstore implements account.Store over database/sql, for SQLite
+// (modernc.org/sqlite, no cgo) and PostgreSQL (pgx). Every query is written
+// once; dialect.go holds the few differences. It also keeps the durable
+// outbox queue that the delivery worker drains.
+//
+// One-time semantics (codes, TOTP steps, recovery codes, verified
+// identifiers) are enforced by the database, with UNIQUE constraints and
+// conditional UPDATEs whose row counts are checked, never by a Go-side
+// read-then-write. TOTP secrets and outbox message bodies are encrypted
+// with a Sealer before they reach the database.
+package sqlstore
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	_ "modernc.org/sqlite"             // registers the "sqlite" driver
+
+	"github.com/watchword/watchword/internal/account"
+)
+
+// Sealer encrypts secrets at rest; internal/secretbox.Box implements it.
+// additional is authenticated but not stored, and binds a ciphertext to
+// its row so it cannot be copied to another one.
+type Sealer interface {
+	Seal(plaintext, additional []byte) ([]byte, error)
+	Open(ciphertext, additional []byte) ([]byte, error)
+}
+
+// DB is an account.Store backed by SQLite or PostgreSQL. Its methods are
+// safe for concurrent use. Every account.Tx method called on DB commits by
+// itself; use Atomic to group several.
+type DB struct {
+	*store // the account.Tx methods, bound to the pool
+
+	sql     *sql.DB
+	dialect dialect
+	// keep pins one connection of an in-memory SQLite database: the
+	// database lives only as long as some connection has it open, and the
+	// pool may close idle connections.
+	keep *sql.Conn
+}
+
+var _ account.Store = (*DB)(nil)
+
+// Open connects to the database named by dsn and checks that it answers.
+// dsn is "sqlite:PATH" (PATH ":memory:" gives a private in-memory
+// database, for tests) or a "postgres://" or "postgresql://" URL. Open does
+// not change the schema: call Migrate.
+func Open(ctx context.Context, dsn string, sealer Sealer) (*DB, error) {
+	if sealer == nil {
+		return nil, errors.New("sqlstore: open: no sealer")
+	}
+	db := &DB{}
+	var err error
+	switch {
+	case strings.HasPrefix(dsn, "sqlite:"):
+		db.dialect = dialectSQLite
+		err = db.openSQLite(ctx, strings.TrimPrefix(dsn, "sqlite:"))
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		db.dialect = dialectPostgres
+		db.sql, err = sql.Open("pgx", dsn)
+		if err == nil {
+			// Bounded so that a few instances stay under PostgreSQL's
+			// default max_connections (100) under load; idle connections
+			// are kept so bursts do not pay for new ones.
+			db.sql.SetMaxOpenConns(20)
+			db.sql.SetMaxIdleConns(20)
+			db.sql.SetConnMaxIdleTime(5 * time.Minute)
+		}
+	default:
+		// The DSN may hold a password: do not echo it.
+		return nil, errors.New(`sqlstore: open: dsn must start with "sqlite:", "postgres://" or "postgresql://"`)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: open: %w", err)
+	}
+	if err := db.sql.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlstore: open: %w", err)
+	}
+	db.store = &store{q: db.sql, dialect: db.dialect, sealer: sealer, pool: db.sql}
+	return db, nil
+}
+
+// sqliteParams are applied by the driver to every new connection.
+//   - busy_timeout: a writer waits up to 10 s for the write lock instead
+//     of failing at once with SQLITE_BUSY.
+//   - foreign_keys: SQLite leaves them off unless asked, per connection.
+//   - journal_mode=WAL: readers do not block the writer and vice versa.
+//   - _txlock=immediate: every transaction starts with BEGIN IMMEDIATE,
+//     taking the write lock up front. A deferred transaction that reads
+//     and then writes cannot wait for the lock (SQLite returns BUSY at
+//     once rather than deadlock two such upgraders), so concurrent
+//     writers would fail instead of queueing behind busy_timeout.
+const sqliteParams = "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_txlock=immediate"
+
+func (db *DB) openSQLite(ctx context.Context, path string) error {
+	var dsn string
+	switch {
+	case path == "":
+		return errors.New("empty sqlite path")
+	case strings.Contains(path, "?"):
+		return errors.New("sqlite path must not contain '?'")
+	case path == ":memory:":
+		// ":memory:" would give each pooled connection its own empty
+		// database. The memdb VFS with a name starting with "/" shares
+		// one database between the connections of this process, with
+		// ordinary locking (unlike cache=shared, whose table locks fail
+		// with SQLITE_LOCKED instead of waiting), so the pool and the
+		// concurrency tests behave as with a file. WAL does not apply to
+		// memory; the pragma is then a no-op.
+		var b [8]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return err
+		}
+		dsn = "file:/watchword-" + hex.EncodeToString(b[:]) + "?vfs=memdb&" + sqliteParams
+	default:
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return err
+		}
+		// Without the "file:" prefix the driver takes the part before "?"
+		// as a plain file name, so PATH needs no URI escaping.
+		dsn = path + "?" + sqliteParams
+	}
+	var err error
+	db.sql, err = sql.Open("sqlite", dsn)
+	if err != nil {
+		return err
+	}
+	// SQLite has one writer at a time, so a cap costs no write throughput;
+	// it bounds the page caches that each connection holds.
+	db.sql.SetMaxOpenConns(16)
+	db.sql.SetMaxIdleConns(16)
+	if path == ":memory:" {
+		db.keep, err = db.sql.Conn(ctx)
+		if err != nil {
+			db.sql.Close()
+			return err
+		}
+	}
+	return nil
+}
+
+// Close closes the database. An in-memory SQLite database is gone after.
+func (db *DB) Close() error {
+	if db.keep != nil {
+		db.keep.Close()
+	}
+	if err := db.sql.Close(); err != nil {
+		return fmt.Errorf("sqlstore: close: %w", err)
+	}
+	return nil
+}
+
+// Ping reports whether the database answers, for readiness checks.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.sql.PingContext(ctx); err != nil {
+		return fmt.Errorf("sqlstore: ping: %w", err)
+	}
+	return nil
+}
+
+// Dialect returns "sqlite" or "postgres".
+func (db *DB) Dialect() string { return string(db.dialect) }
+
+// Atomic runs fn in one transaction: everything fn writes through tx
+// commits together or not at all. An error from fn rolls back and is
+// returned as is. tx must not be used after fn returns.
+func (db *DB) Atomic(ctx context.Context, fn func(tx account.Tx) error) error {
+	sqlTx, err := db.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlstore: begin: %w", err)
+	}
+	ended := false
+	defer rollbackUnlessEnded(sqlTx, &ended)
+	err = fn(db.store.inTx(sqlTx))
+	ended = true
+	if err != nil {
+		sqlTx.Rollback()
+		return err
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return fmt.Errorf("sqlstore: commit: %w", err)
+	}
+	return nil
+}
+
+// rollbackUnlessEnded rolls tx back when the function that deferred it is
+// left by a panic or by runtime.Goexit (t.Fatal in a test) rather than by
+// reaching its commit or rollback: otherwise the transaction, and on SQLite
+// the database's write lock, would stay held.
+func rollbackUnlessEnded(tx *sql.Tx, ended *bool) {
+	if !*ended {
+		tx.Rollback()
+	}
+}
+
+// querier is what *sql.DB and *sql.Tx have in common, so that each store
+// method is written once and runs in or out of a transaction.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// store implements account.Tx over a querier: the pool for DB, a
+// transaction inside Atomic.
+type store struct {
+	q       querier
+	tx      *sql.Tx // nil outside a transaction
+	pool    *sql.DB
+	dialect dialect
+	sealer  Sealer
+}
+
+var _ account.Tx = (*store)(nil)
+
+// inTx returns a copy of s that runs its queries in tx.
+func (s *store) inTx(tx *sql.Tx) *store {
+	c := *s
+	c.q, c.tx = tx, tx
+	return &c
+}
+
+// atomically runs fn in a transaction: the current one if s is already in
+// one (fn's writes then commit with the caller's), or a new one.
+func (s *store) atomically(ctx context.Context, fn func(s *store) error) error {
+	if s.tx != nil {
+		return fn(s)
+	}
+	tx, err := s.pool.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	ended := false
+	defer rollbackUnlessEnded(tx, &ended)
+	err = fn(s.inTx(tx))
+	ended = true
+	if err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+func (s *store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return s.q.ExecContext(ctx, s.dialect.rebind(query), args...)
+}
+
+func (s *store) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return s.q.QueryContext(ctx, s.dialect.rebind(query), args...)
+}
+
+func (s *store) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return s.q.QueryRowContext(ctx, s.dialect.rebind(query), args...)
+}
+
+// execAffected runs a write and returns how many rows it changed.
+func (s *store) execAffected(ctx context.Context, query string, args ...any) (int64, error) {
+	res, err := s.exec(ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// fail wraps err with the operation that failed, translating a missing row
+// into account.ErrNoRows and a uniqueness violation into
+// account.ErrConflict. The driver error stays in the chain for the log.
+func fail(op string, err error) error {
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("sqlstore: %s: %w", op, account.ErrNoRows)
+	case isUniqueViolation(err):
+		return fmt.Errorf("sqlstore: %s: %w: %w", op, account.ErrConflict, err)
+	default:
+		return fmt.Errorf("sqlstore: %s: %w", op, err)
+	}
+}
+
+// noRows and conflict report a refused write found by its row count.
+func noRows(op string) error   { return fmt.Errorf("sqlstore: %s: %w", op, account.ErrNoRows) }
+func conflict(op string) error { return fmt.Errorf("sqlstore: %s: %w", op, account.ErrConflict) }

@@ -1,0 +1,286 @@
+package storetest
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/watchword/watchword/internal/account"
+)
+
+func testCreateUser(t *testing.T, x *suite) {
+	ctx := t.Context()
+	t.Run("OK", func(t *testing.T) {
+		u := x.user()
+		u.EmailVerified, u.PhoneVerified = true, true
+		if err := x.s.CreateUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		got, err := x.s.UserByUID(ctx, u.UID)
+		wantErr(t, "UserByUID", err, nil)
+		wantEqual(t, "user", got, u)
+	})
+	t.Run("WithRoles", func(t *testing.T) {
+		u := x.user()
+		u.Roles = []string{"staff", "admin"}
+		if err := x.s.CreateUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		got, err := x.s.UserByUID(ctx, u.UID)
+		wantErr(t, "UserByUID", err, nil)
+		wantEqual(t, "roles", got.Roles, []string{"admin", "staff"})
+	})
+	t.Run("ConflictUID", func(t *testing.T) {
+		u := x.createUser(t)
+		v := x.user()
+		v.UID = u.UID
+		wantErr(t, "CreateUser", x.s.CreateUser(ctx, v), account.ErrConflict)
+		got, err := x.s.UserByUID(ctx, u.UID)
+		wantErr(t, "UserByUID", err, nil)
+		wantEqual(t, "user", got, u)
+	})
+	t.Run("ConflictVerifiedEmail", func(t *testing.T) {
+		u := x.user()
+		u.EmailVerified = true
+		wantErr(t, "CreateUser", x.s.CreateUser(ctx, u), nil)
+		v := x.user()
+		v.Email, v.EmailKey, v.EmailVerified = strings.ToUpper(u.Email), u.EmailKey, true
+		wantErr(t, "CreateUser", x.s.CreateUser(ctx, v), account.ErrConflict)
+		_, err := x.s.UserByUID(ctx, v.UID)
+		wantErr(t, "UserByUID of the refused user", err, account.ErrNoRows)
+	})
+	t.Run("ConflictVerifiedPhone", func(t *testing.T) {
+		u := x.user()
+		u.PhoneVerified = true
+		wantErr(t, "CreateUser", x.s.CreateUser(ctx, u), nil)
+		v := x.user()
+		v.Phone, v.PhoneVerified = u.Phone, true
+		wantErr(t, "CreateUser", x.s.CreateUser(ctx, v), account.ErrConflict)
+	})
+	t.Run("UnverifiedCopiesAllowed", func(t *testing.T) {
+		// Anyone may type someone else's address; only verifying it is
+		// exclusive.
+		u := x.user()
+		u.EmailVerified, u.PhoneVerified = true, true
+		wantErr(t, "CreateUser", x.s.CreateUser(ctx, u), nil)
+		for range 2 {
+			v := x.user()
+			v.Email, v.EmailKey, v.Phone = u.Email, u.EmailKey, u.Phone
+			wantErr(t, "CreateUser with unverified copies", x.s.CreateUser(ctx, v), nil)
+		}
+	})
+}
+
+func testUserByUID(t *testing.T, x *suite) {
+	t.Run("NotFound", func(t *testing.T) {
+		u, err := x.s.UserByUID(t.Context(), x.uid())
+		wantErr(t, "UserByUID", err, account.ErrNoRows)
+		if u != nil {
+			t.Errorf("got user %+v with the error, want nil", u)
+		}
+	})
+}
+
+func testUserByVerifiedEmail(t *testing.T, x *suite) {
+	ctx := t.Context()
+	verified := x.user()
+	verified.EmailVerified = true
+	if err := x.s.CreateUser(ctx, verified); err != nil {
+		t.Fatal(err)
+	}
+	unverified := x.createUser(t)
+	for _, tc := range []struct {
+		name string
+		key  string
+		want *account.User
+		err  error
+	}{
+		{"OK", verified.EmailKey, verified, nil},
+		{"Unverified", unverified.EmailKey, nil, account.ErrNoRows},
+		{"NotFound", "nobody-" + x.uid() + "@example.com", nil, account.ErrNoRows},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := x.s.UserByVerifiedEmail(ctx, tc.key)
+			wantErr(t, "UserByVerifiedEmail", err, tc.err)
+			wantEqual(t, "user", got, tc.want)
+		})
+	}
+}
+
+func testUserByVerifiedPhone(t *testing.T, x *suite) {
+	ctx := t.Context()
+	verified := x.user()
+	verified.PhoneVerified = true
+	verified.Roles = []string{"b", "a"}
+	if err := x.s.CreateUser(ctx, verified); err != nil {
+		t.Fatal(err)
+	}
+	verified.Roles = []string{"a", "b"}
+	unverified := x.createUser(t)
+	for _, tc := range []struct {
+		name  string
+		phone string
+		want  *account.User
+		err   error
+	}{
+		{"OK", verified.Phone, verified, nil},
+		{"Unverified", unverified.Phone, nil, account.ErrNoRows},
+		{"NotFound", x.phone(), nil, account.ErrNoRows},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := x.s.UserByVerifiedPhone(ctx, tc.phone)
+			wantErr(t, "UserByVerifiedPhone", err, tc.err)
+			wantEqual(t, "user", got, tc.want)
+		})
+	}
+}
+
+func testSetVerifiedEmail(t *testing.T, x *suite) {
+	ctx := t.Context()
+	t.Run("OK", func(t *testing.T) {
+		u := x.createUser(t)
+		email, key := x.email()
+		wantErr(t, "SetVerifiedEmail", x.s.SetVerifiedEmail(ctx, u.UID, email, key), nil)
+		u.Email, u.EmailKey, u.EmailVerified = email, key, true
+		got, err := x.s.UserByVerifiedEmail(ctx, key)
+		wantErr(t, "UserByVerifiedEmail", err, nil)
+		wantEqual(t, "user", got, u)
+	})
+	t.Run("Again", func(t *testing.T) {
+		u := x.createUser(t)
+		wantErr(t, "SetVerifiedEmail", x.s.SetVerifiedEmail(ctx, u.UID, u.Email, u.EmailKey), nil)
+		wantErr(t, "SetVerifiedEmail again", x.s.SetVerifiedEmail(ctx, u.UID, u.Email, u.EmailKey), nil)
+	})
+	t.Run("Conflict", func(t *testing.T) {
+		u, v := x.createUser(t), x.createUser(t)
+		wantErr(t, "SetVerifiedEmail", x.s.SetVerifiedEmail(ctx, u.UID, u.Email, u.EmailKey), nil)
+		wantErr(t, "SetVerifiedEmail taken", x.s.SetVerifiedEmail(ctx, v.UID, strings.ToUpper(u.Email), u.EmailKey), account.ErrConflict)
+		got, err := x.s.UserByUID(ctx, v.UID)
+		wantErr(t, "UserByUID", err, nil)
+		wantEqual(t, "refused user", got, v)
+	})
+	t.Run("UnverifiedElsewhere", func(t *testing.T) {
+		u, v := x.createUser(t), x.createUser(t)
+		wantErr(t, "SetVerifiedEmail", x.s.SetVerifiedEmail(ctx, v.UID, u.Email, u.EmailKey), nil)
+	})
+	t.Run("NotFound", func(t *testing.T) {
+		email, key := x.email()
+		wantErr(t, "SetVerifiedEmail", x.s.SetVerifiedEmail(ctx, x.uid(), email, key), account.ErrNoRows)
+	})
+	t.Run("Concurrent", func(t *testing.T) {
+		u, v := x.createUser(t), x.createUser(t)
+		email, key := x.email()
+		uids := []string{u.UID, v.UID}
+		errs := race(2, func(i int) error { return x.s.SetVerifiedEmail(ctx, uids[i], email, key) })
+		w := wantOneWinner(t, "SetVerifiedEmail", errs)
+		got, err := x.s.UserByVerifiedEmail(ctx, key)
+		wantErr(t, "UserByVerifiedEmail", err, nil)
+		if got.UID != uids[w] {
+			t.Errorf("verified email belongs to %s, want the winner %s", got.UID, uids[w])
+		}
+	})
+}
+
+func testSetVerifiedPhone(t *testing.T, x *suite) {
+	ctx := t.Context()
+	t.Run("OK", func(t *testing.T) {
+		u := x.createUser(t)
+		phone := x.phone()
+		wantErr(t, "SetVerifiedPhone", x.s.SetVerifiedPhone(ctx, u.UID, phone), nil)
+		u.Phone, u.PhoneVerified = phone, true
+		got, err := x.s.UserByVerifiedPhone(ctx, phone)
+		wantErr(t, "UserByVerifiedPhone", err, nil)
+		wantEqual(t, "user", got, u)
+	})
+	t.Run("Conflict", func(t *testing.T) {
+		u, v := x.createUser(t), x.createUser(t)
+		wantErr(t, "SetVerifiedPhone", x.s.SetVerifiedPhone(ctx, u.UID, u.Phone), nil)
+		wantErr(t, "SetVerifiedPhone taken", x.s.SetVerifiedPhone(ctx, v.UID, u.Phone), account.ErrConflict)
+		got, err := x.s.UserByUID(ctx, v.UID)
+		wantErr(t, "UserByUID", err, nil)
+		wantEqual(t, "refused user", got, v)
+	})
+	t.Run("UnverifiedElsewhere", func(t *testing.T) {
+		u, v := x.createUser(t), x.createUser(t)
+		wantErr(t, "SetVerifiedPhone", x.s.SetVerifiedPhone(ctx, v.UID, u.Phone), nil)
+	})
+	t.Run("NotFound", func(t *testing.T) {
+		wantErr(t, "SetVerifiedPhone", x.s.SetVerifiedPhone(ctx, x.uid(), x.phone()), account.ErrNoRows)
+	})
+	t.Run("Concurrent", func(t *testing.T) {
+		u, v := x.createUser(t), x.createUser(t)
+		phone := x.phone()
+		uids := []string{u.UID, v.UID}
+		errs := race(2, func(i int) error { return x.s.SetVerifiedPhone(ctx, uids[i], phone) })
+		w := wantOneWinner(t, "SetVerifiedPhone", errs)
+		got, err := x.s.UserByVerifiedPhone(ctx, phone)
+		wantErr(t, "UserByVerifiedPhone", err, nil)
+		if got.UID != uids[w] {
+			t.Errorf("verified phone belongs to %s, want the winner %s", got.UID, uids[w])
+		}
+	})
+}
+
+func testSetPasswordHash(t *testing.T, x *suite) {
+	ctx := t.Context()
+	t.Run("OK", func(t *testing.T) {
+		u := x.createUser(t)
+		wantErr(t, "SetPasswordHash", x.s.SetPasswordHash(ctx, u.UID, "new-hash"), nil)
+		got, err := x.s.UserByUID(ctx, u.UID)
+		wantErr(t, "UserByUID", err, nil)
+		if got.PasswordHash != "new-hash" {
+			t.Errorf("got hash %q, want %q", got.PasswordHash, "new-hash")
+		}
+	})
+	t.Run("Clear", func(t *testing.T) {
+		u := x.createUser(t)
+		wantErr(t, "SetPasswordHash", x.s.SetPasswordHash(ctx, u.UID, ""), nil)
+		got, err := x.s.UserByUID(ctx, u.UID)
+		wantErr(t, "UserByUID", err, nil)
+		if got.PasswordHash != "" {
+			t.Errorf("got hash %q, want none", got.PasswordHash)
+		}
+	})
+	t.Run("NotFound", func(t *testing.T) {
+		wantErr(t, "SetPasswordHash", x.s.SetPasswordHash(ctx, x.uid(), "h"), account.ErrNoRows)
+	})
+}
+
+func testRoles(t *testing.T, x *suite) {
+	ctx := t.Context()
+	roles := func(t *testing.T, uid string) []string {
+		t.Helper()
+		u, err := x.s.UserByUID(ctx, uid)
+		wantErr(t, "UserByUID", err, nil)
+		return u.Roles
+	}
+	t.Run("GrantSortedIdempotent", func(t *testing.T) {
+		u := x.createUser(t)
+		for _, r := range []string{"staff", "admin", "staff"} {
+			wantErr(t, "GrantRole "+r, x.s.GrantRole(ctx, u.UID, r), nil)
+		}
+		wantEqual(t, "roles", roles(t, u.UID), []string{"admin", "staff"})
+	})
+	t.Run("FilledByVerifiedLookups", func(t *testing.T) {
+		u := x.user()
+		u.EmailVerified = true
+		wantErr(t, "CreateUser", x.s.CreateUser(ctx, u), nil)
+		wantErr(t, "GrantRole", x.s.GrantRole(ctx, u.UID, "staff"), nil)
+		got, err := x.s.UserByVerifiedEmail(ctx, u.EmailKey)
+		wantErr(t, "UserByVerifiedEmail", err, nil)
+		wantEqual(t, "roles", got.Roles, []string{"staff"})
+	})
+	t.Run("RevokeRoles", func(t *testing.T) {
+		u, v := x.createUser(t), x.createUser(t)
+		for _, uid := range []string{u.UID, v.UID} {
+			wantErr(t, "GrantRole", x.s.GrantRole(ctx, uid, "staff"), nil)
+			wantErr(t, "GrantRole", x.s.GrantRole(ctx, uid, "admin"), nil)
+		}
+		wantErr(t, "RevokeRoles", x.s.RevokeRoles(ctx, u.UID), nil)
+		wantEqual(t, "roles after revoke", roles(t, u.UID), []string(nil))
+		wantEqual(t, "roles of another user", roles(t, v.UID), []string{"admin", "staff"})
+		wantErr(t, "RevokeRoles without roles", x.s.RevokeRoles(ctx, u.UID), nil)
+	})
+	t.Run("GrantNotFound", func(t *testing.T) {
+		wantErr(t, "GrantRole", x.s.GrantRole(ctx, x.uid(), "staff"), account.ErrNoRows)
+	})
+}
