@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/watchword/watchword/internal/token"
@@ -34,14 +35,28 @@ func addressKey(ch Channel, address string) string {
 	return address
 }
 
+// codeKey is the key f's code is stored under: its address, and for a new
+// address of an account also the account, so that one account asking to
+// verify an address cannot replace the pending code of another account
+// that asked for the same address (the first to confirm gets it, the
+// other is told identifier_in_use). The uid has a fixed length, so the
+// key stays unambiguous.
+func codeKey(f *Flow) string {
+	key := addressKey(f.Channel, f.Address)
+	if f.Purpose == PurposeVerifyEmail || f.Purpose == PurposeVerifyPhone {
+		key = f.UID + ":" + key
+	}
+	return key
+}
+
 // issueCode stores a new code for f (replacing any older one of the same
-// purpose and address) and queues its message, both within tx.
+// purpose and code key) and queues its message, both within tx.
 func (s *Service) issueCode(ctx context.Context, tx Tx, f *Flow) error {
 	code, err := token.Digits(s.random, codeDigits)
 	if err != nil {
 		return err
 	}
-	key := addressKey(f.Channel, f.Address)
+	key := codeKey(f)
 	c := &OneTimeCode{
 		Purpose: f.Purpose, AddressKey: key, FlowIDHash: f.IDHash,
 		Hash: s.codeHash(f, code), CreatedAt: f.CreatedAt, ExpiresAt: f.ExpiresAt,
@@ -64,7 +79,7 @@ func (s *Service) codeHash(f *Flow, code string) []byte {
 // the request fails later. Malformed input counts too: it is not a free
 // probe.
 func (s *Service) checkCode(ctx context.Context, f *Flow, code string) error {
-	key := addressKey(f.Channel, f.Address)
+	key := codeKey(f)
 	c, err := s.store.CodeFor(ctx, f.Purpose, key)
 	if isNoRows(err) {
 		return ErrInvalidCode
@@ -90,7 +105,7 @@ func (s *Service) checkCode(ctx context.Context, f *Flow, code string) error {
 // consumeCode uses up the code of f inside tx. Losing a race to another
 // request with the same code is reported as an invalid code.
 func (s *Service) consumeCode(ctx context.Context, tx Tx, f *Flow) error {
-	err := tx.ConsumeCode(ctx, f.Purpose, addressKey(f.Channel, f.Address), f.IDHash, s.cfg.CodeMaxAttempts, s.now())
+	err := tx.ConsumeCode(ctx, f.Purpose, codeKey(f), f.IDHash, s.cfg.CodeMaxAttempts, s.now())
 	if isConflict(err) {
 		return ErrInvalidCode
 	}
@@ -133,7 +148,10 @@ func (s *Service) limitSend(ctx context.Context, p Purpose, key string, resend b
 }
 
 // loadFlow returns the live flow with public id, checking its purpose.
-// Unknown, finished, expired and mismatched flows are all "not found".
+// Unknown, finished and mismatched flows are all "not found". An expired
+// flow that carried a code (it lives exactly as long as its code) is
+// "code expired", so the user learns to ask for a new code; an expired
+// second-factor flow is "not found".
 func (s *Service) loadFlow(ctx context.Context, id string, purposes ...Purpose) (*Flow, error) {
 	if id == "" || len(id) > 64 {
 		return nil, ErrFlowNotFound
@@ -145,15 +163,16 @@ func (s *Service) loadFlow(ctx context.Context, id string, purposes ...Purpose) 
 	if err != nil {
 		return nil, fmt.Errorf("load flow: %w", err)
 	}
-	if f.DoneAt != nil || !s.now().Before(f.ExpiresAt) {
+	if f.DoneAt != nil || !slices.Contains(purposes, f.Purpose) {
 		return nil, ErrFlowNotFound
 	}
-	for _, p := range purposes {
-		if f.Purpose == p {
-			return f, nil
+	if !s.now().Before(f.ExpiresAt) {
+		if f.Purpose == PurposeLoginMFA {
+			return nil, ErrFlowNotFound
 		}
+		return nil, ErrCodeExpired
 	}
-	return nil, ErrFlowNotFound
+	return f, nil
 }
 
 // isConflict reports whether a write lost to a constraint or a race.

@@ -96,7 +96,13 @@ func (s *Service) CompleteStepUp(ctx context.Context, c Client, sess *Session, f
 		return time.Time{}, err
 	}
 	var step int64
+	limitKey := "totp:account:" + sess.UID
 	if hasTOTP {
+		// Wrong authenticator codes count against the account's limit here
+		// as at login; otherwise one email code allows unlimited guesses.
+		if err := s.take(ctx, limitKey, s.cfg.Limits.TOTPPerAccount); err != nil {
+			return time.Time{}, err
+		}
 		m, err := s.checkTOTP(ctx, c, auth, totpCode)
 		if err != nil {
 			s.record(ctx, s.store, c, sess.UID, EventStepUpFailed, "reason="+string(ErrorCode(err)))
@@ -125,6 +131,9 @@ func (s *Service) CompleteStepUp(ctx context.Context, c Client, sess *Session, f
 	})
 	if err != nil {
 		return time.Time{}, err
+	}
+	if hasTOTP {
+		s.undo(ctx, limitKey, s.cfg.Limits.TOTPPerAccount)
 	}
 	return until, nil
 }

@@ -341,6 +341,14 @@ func (s *Service) checkTOTP(ctx context.Context, c Client, auth *Authenticator, 
 	if m, ok := totp.Verify(auth.Secret, code, now, auth.OffsetSteps, totpWindow); ok {
 		return m, nil
 	}
+	// A phone whose clock was fixed, as clock_drift tells the user to do,
+	// shows codes on the server's time: accept them (the learned offset
+	// then follows) rather than refuse them as "0 seconds ahead" forever.
+	if auth.OffsetSteps != 0 {
+		if m, ok := totp.Verify(auth.Secret, code, now, 0, totpWindow); ok {
+			return m, nil
+		}
+	}
 	if m, ok := totp.Verify(auth.Secret, code, now, 0, totp.MaxDriftSteps); ok {
 		s.record(ctx, s.store, c, auth.UID, EventTOTPFailed, fmt.Sprintf("reason=clock_drift offset_steps=%d", m.Offset))
 		return totp.Match{}, clockDrift(m.Offset * int(totp.Period/time.Second))
