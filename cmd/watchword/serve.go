@@ -75,7 +75,8 @@ func openStore(ctx context.Context, cfg *Config) (*sqlstore.DB, [][]byte, error)
 }
 
 // newBox builds the at-rest cipher. A key's id is derived from the key, so
-// rotating means adding a new first line and keeping the old ones.
+// rotating means adding a new first line and keeping the old ones; two
+// keys whose ids collide (1 in 256) are refused at start: make another.
 func newBox(keys [][]byte) (*secretbox.Box, error) {
 	var ks []secretbox.Key
 	for _, k := range keys {

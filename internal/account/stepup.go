@@ -71,7 +71,7 @@ func (s *Service) loadSessionFlow(ctx context.Context, sess *Session, id string,
 }
 
 // CompleteStepUp checks the step-up code (and, when an authenticator is
-// bound, its code) and grants the session privilege for StepUpLifetime.
+// bound, its code or a recovery code) and grants the session privilege for StepUpLifetime.
 // Without a TOTP code on an account that has one, the answer is
 // CodeTOTPRequired before the channel code is looked at, so the same flow
 // can be sent again with both.
@@ -95,30 +95,10 @@ func (s *Service) CompleteStepUp(ctx context.Context, c Client, sess *Session, f
 		s.record(ctx, s.store, c, sess.UID, EventStepUpFailed, "reason="+string(ErrorCode(err)))
 		return time.Time{}, err
 	}
-	var step int64
-	limitKey := "totp:account:" + sess.UID
-	if hasTOTP {
-		// Wrong authenticator codes count against the account's limit here
-		// as at login; otherwise one email code allows unlimited guesses.
-		if err := s.take(ctx, limitKey, s.cfg.Limits.TOTPPerAccount); err != nil {
-			return time.Time{}, err
-		}
-		m, err := s.checkTOTP(ctx, c, auth, totpCode)
-		if err != nil {
-			s.record(ctx, s.store, c, sess.UID, EventStepUpFailed, "reason="+string(ErrorCode(err)))
-			return time.Time{}, err
-		}
-		step = m.Step
-	}
 	until := s.now().Add(s.cfg.StepUpLifetime)
-	err = s.store.Atomic(ctx, func(tx Tx) error {
+	grant := func(tx Tx) error {
 		if err := s.consumeCode(ctx, tx, f); err != nil {
 			return err
-		}
-		if hasTOTP {
-			if err := s.useTOTPStep(ctx, tx, sess.UID, step); err != nil {
-				return err
-			}
 		}
 		if err := tx.SetSessionPrivilege(ctx, sess.ID, until); err != nil {
 			return fmt.Errorf("set privilege: %w", err)
@@ -128,12 +108,20 @@ func (s *Service) CompleteStepUp(ctx context.Context, c Client, sess *Session, f
 			detail += " totp=yes"
 		}
 		return s.recordTx(ctx, tx, c, sess.UID, EventStepUp, detail)
-	})
-	if err != nil {
-		return time.Time{}, err
 	}
 	if hasTOTP {
-		s.undo(ctx, limitKey, s.cfg.Limits.TOTPPerAccount)
+		// The second factor is checked, limited and spent exactly as at
+		// login; a recovery code works too, so a user who lost the phone
+		// can still step up and remove the authenticator.
+		err = s.withSecondFactor(ctx, c, auth, totpCode, grant)
+	} else {
+		err = s.store.Atomic(ctx, grant)
+	}
+	if err != nil {
+		if code := ErrorCode(err); code == CodeInvalidTOTP || code == CodeClockDrift {
+			s.record(ctx, s.store, c, sess.UID, EventStepUpFailed, "reason="+string(code))
+		}
+		return time.Time{}, err
 	}
 	return until, nil
 }

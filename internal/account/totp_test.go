@@ -823,3 +823,38 @@ func TestTOTPStepUpWrongCodesAreLimited(t *testing.T) {
 	_, err = e.totpLogin(email, e.totpAt(a.secret, 0))
 	wantTOTPErr(t, err, account.CodeRateLimited)
 }
+
+// TestTOTPLostPhone: with only recovery codes left, a user logs in, steps
+// up and removes the authenticator, each with its own recovery code.
+func TestTOTPLostPhone(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	const email = "lostphone@example.com"
+	a := e.totpBind(email, 0)
+	e.totpWantNotice(email, "authenticator")
+	rc := a.conf.RecoveryCodes
+
+	tok, err := e.totpLogin(email, rc[0])
+	e.totpWantSession(tok, err)
+	e.totpWantNotice(email, "recovery code")
+	sess := e.totpStepUp(tok, email, strings.ToUpper(rc[1]))
+	if !e.svc.Privileged(sess) {
+		t.Fatal("not privileged after a step-up with a recovery code")
+	}
+	e.totpWantNotice(email, "recovery code")
+	// A used recovery code does not step up again.
+	flow, err := e.svc.StartStepUp(ctx, client, sess, "email")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.svc.CompleteStepUp(ctx, client, sess, flow, e.totpLastCode(email), rc[1])
+	wantTOTPErr(t, err, account.CodeInvalidTOTP)
+
+	if err := e.svc.DisableTOTP(ctx, client, sess, rc[2]); err != nil {
+		t.Fatalf("disable with a recovery code: %v", err)
+	}
+	res, err := e.svc.LoginPassword(ctx, client, email, goodPassword)
+	if err != nil || res.SessionToken == "" {
+		t.Fatalf("login after removal: %+v %v", res, err)
+	}
+}
