@@ -216,6 +216,12 @@ func (r *response) ErrorCode() string {
 // Do sends a request with an optional JSON body and bearer token.
 func (s *server) Do(method, path, token string, body any) *response {
 	s.t.Helper()
+	return s.DoAs("", method, path, token, body)
+}
+
+// DoAs is Do with a chosen User-Agent (none when empty).
+func (s *server) DoAs(userAgent, method, path, token string, body any) *response {
+	s.t.Helper()
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -233,6 +239,9 @@ func (s *server) Do(method, path, token string, body any) *response {
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if userAgent != "" {
+		req.Header.Set("User-Agent", userAgent)
 	}
 	return s.send(req)
 }

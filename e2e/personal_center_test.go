@@ -21,26 +21,7 @@ const newPassword = "a brand new passphrase for watchword"
 // pcDo sends a request like server.Do with a chosen User-Agent.
 func pcDo(s *server, ua, method, path, token string, body any) *response {
 	s.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			s.t.Fatal(err)
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, s.Base+"/api/v1"+path, rd)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	req.Header.Set("User-Agent", ua)
-	return s.send(req)
+	return s.DoAs(ua, method, path, token, body)
 }
 
 // pcMust is pcDo that fails the test unless the status is want.

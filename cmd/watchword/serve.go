@@ -74,6 +74,19 @@ func openStore(ctx context.Context, cfg *Config) (*sqlstore.DB, [][]byte, error)
 	return db, keys, nil
 }
 
+// openMigrated opens the store and applies pending migrations.
+func openMigrated(ctx context.Context, cfg *Config) (*sqlstore.DB, [][]byte, error) {
+	db, keys, err := openStore(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, nil, fmt.Errorf("migrate: %w", err)
+	}
+	return db, keys, nil
+}
+
 // newBox builds the at-rest cipher. A key's id is derived from the key, so
 // rotating means adding a new first line and keeping the old ones; two
 // keys whose ids collide (1 in 256) are refused at start: make another.
@@ -97,15 +110,11 @@ func build(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--trusted-proxies: %w", err)
 	}
-	db, keys, err := openStore(ctx, cfg)
+	db, keys, err := openMigrated(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
 	a.db = db
-	if err := db.Migrate(ctx); err != nil {
-		a.Close()
-		return nil, fmt.Errorf("migrate: %w", err)
-	}
 
 	var limiter ratelimit.Limiter = ratelimit.NewMemory(time.Now)
 	if cfg.RedisURL != "" {
@@ -342,14 +351,11 @@ func migrate(ctx context.Context, args []string, getenv func(string) string, std
 		return err
 	}
 	cfg.resolve()
-	db, _, err := openStore(ctx, cfg)
+	db, _, err := openMigrated(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if err := db.Migrate(ctx); err != nil {
-		return err
-	}
 	fmt.Fprintln(stderr, "migrations applied")
 	return nil
 }

@@ -55,14 +55,11 @@ func staff(ctx context.Context, args []string, getenv func(string) string, stdou
 		}
 	}
 	cfg.resolve()
-	db, _, err := openStore(ctx, cfg)
+	db, _, err := openMigrated(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if err := db.Migrate(ctx); err != nil {
-		return err
-	}
 	u, err := db.FindUser(ctx, emailArg, phoneArg, uid)
 	if errors.Is(err, account.ErrNoRows) {
 		return errors.New("no such user")

@@ -28,35 +28,16 @@ func (s *Service) StartContactChange(ctx context.Context, c Client, sess *Sessio
 	if current, verified := contactOf(u, ch); verified && addressKey(ch, current) == key {
 		return "", Errorf(CodeInvalidRequest, "This is already your verified %s.", ch)
 	}
-	// The account limit is taken first, so probing for addresses that
-	// belong to other accounts costs the same as sending codes.
-	if err := s.take(ctx, "send:account:"+sess.UID, s.cfg.Limits.SignedInCodes); err != nil {
-		return "", err
-	}
-	if _, err := s.userByAddress(ctx, s.store, ch, key); err == nil {
-		return "", identifierInUse(ch)
-	} else if !isNoRows(err) {
-		return "", fmt.Errorf("contact change: %w", err)
-	}
-	if err := s.limitSend(ctx, purposeOfChange(ch), key, false); err != nil {
-		return "", err
-	}
-	id, f, err := s.newFlow(purposeOfChange(ch), ch, addr, sess.UID)
-	if err != nil {
-		return "", err
-	}
-	f.SessionID = sess.ID
-	err = s.store.Atomic(ctx, func(tx Tx) error {
-		if err := tx.CreateFlow(ctx, f); err != nil {
-			return fmt.Errorf("create flow: %w", err)
+	return s.startSignedInCode(ctx, sess, purposeOfChange(ch), ch, addr, func() error {
+		_, err := s.userByAddress(ctx, s.store, ch, key)
+		if err == nil {
+			return identifierInUse(ch)
 		}
-		return s.issueCode(ctx, tx, f)
+		if !isNoRows(err) {
+			return fmt.Errorf("contact change: %w", err)
+		}
+		return nil
 	})
-	if err != nil {
-		return "", fmt.Errorf("contact change: %w", err)
-	}
-	s.waker.Wake()
-	return id, nil
 }
 
 // ConfirmContactChange checks the code sent to the new address. The

@@ -28,13 +28,21 @@ func (s *Service) StartStepUp(ctx context.Context, c Client, sess *Session, chan
 	default:
 		return "", Errorf(CodeInvalidRequest, `Field "channel" must be "email" or "phone".`)
 	}
-	return s.startSignedInCode(ctx, sess, PurposeStepUp, ch, addr)
+	return s.startSignedInCode(ctx, sess, PurposeStepUp, ch, addr, nil)
 }
 
 // startSignedInCode opens a flow owned by sess and sends a code to addr.
-func (s *Service) startSignedInCode(ctx context.Context, sess *Session, p Purpose, ch Channel, addr string) (string, error) {
+// check, when set, runs once the account's limit is taken, so that a
+// check that reveals something (such as an address in use) costs as much
+// as sending a code.
+func (s *Service) startSignedInCode(ctx context.Context, sess *Session, p Purpose, ch Channel, addr string, check func() error) (string, error) {
 	if err := s.take(ctx, "send:account:"+sess.UID, s.cfg.Limits.SignedInCodes); err != nil {
 		return "", err
+	}
+	if check != nil {
+		if err := check(); err != nil {
+			return "", err
+		}
 	}
 	if err := s.limitSend(ctx, p, addressKey(ch, addr), false); err != nil {
 		return "", err
