@@ -240,6 +240,9 @@ func (a *app) routes(clientIP *middleware.ClientIP) http.Handler {
 	}
 	var h http.Handler = mux
 	h = middleware.SecurityHeaders(h)
+	if strings.HasPrefix(a.cfg.PublicURL, "https://") {
+		h = middleware.StrictTransport(h)
+	}
 	h = middleware.Recover(a.log, h)
 	h = middleware.AccessLog(a.log, h)
 	h = a.metrics.Middleware(h)

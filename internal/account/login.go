@@ -43,9 +43,6 @@ func (s *Service) LoginPassword(ctx context.Context, c Client, ident, password s
 	if perr != nil {
 		key = "invalid"
 	}
-	if len(password) > 1024 {
-		password = password[:1024] // bound the hashing work; no stored password is this long
-	}
 	idKey, ipKey := "pwfail:id:"+key, "pwfail:ip:"+c.IP
 	if err := s.take(ctx, idKey, s.cfg.Limits.PasswordPerIdentifier); err != nil {
 		return res, err
@@ -54,6 +51,9 @@ func (s *Service) LoginPassword(ctx context.Context, c Client, ident, password s
 		s.undo(ctx, idKey, s.cfg.Limits.PasswordPerIdentifier)
 		return res, err
 	}
+	// No stored password is longer than 256 code points (1024 bytes); a
+	// longer one is simply wrong. It is never truncated, which would let
+	// "password+anything" in, and it still costs one hash.
 	var u *User
 	if perr == nil {
 		u, err = s.userByAddress(ctx, s.store, ch, key)
@@ -61,10 +61,14 @@ func (s *Service) LoginPassword(ctx context.Context, c Client, ident, password s
 			return res, fmt.Errorf("login: %w", err)
 		}
 	}
-	if u == nil || u.PasswordHash == "" {
+	if u == nil || u.PasswordHash == "" || len(password) > 1024 {
+		reason, uid := "unknown_identifier", ""
+		if u != nil {
+			reason, uid = "password_too_long", u.UID
+		}
 		s.passwords.VerifyDummy(password)
-		s.record(ctx, s.store, c, "", EventLoginFailed, "method=password reason=unknown_identifier")
-		s.log.InfoContext(ctx, "login failed", "method", "password", "reason", "unknown_identifier")
+		s.record(ctx, s.store, c, uid, EventLoginFailed, "method=password reason="+reason)
+		s.log.InfoContext(ctx, "login failed", "method", "password", "uid", uid, "reason", reason)
 		return res, ErrInvalidCredentials
 	}
 	ok, err := s.passwords.Verify(u.PasswordHash, password)

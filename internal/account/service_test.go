@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -894,4 +895,44 @@ func TestSecurityEvents(t *testing.T) {
 			t.Errorf("got newest event %s, want login", events[0].Kind)
 		}
 	})
+}
+
+// TestPasswordNeverTruncated: the stored password followed by anything
+// does not log in, however long the input (P-02).
+func TestPasswordNeverTruncated(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	// 256 varied code points, the longest allowed (repeats would be weak).
+	var b strings.Builder
+	for i := 0; b.Len() < 256; i++ {
+		fmt.Fprintf(&b, "%x", sha256.Sum256([]byte{byte(i)}))
+	}
+	long := b.String()[:256]
+	flow, _, err := e.svc.StartRegistration(ctx, client, "long@example.com", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := e.code("long@example.com")
+	if _, _, err := e.svc.CompleteRegistration(ctx, client, flow, code, long+" is long"); account.ErrorCode(err) != account.CodeWeakPassword {
+		t.Fatalf("257+ code points: got %v, want weak_password", err)
+	}
+	if _, _, err := e.svc.CompleteRegistration(ctx, client, flow, code, long); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, password string
+		ok             bool
+	}{
+		{"Exact", long, true},
+		{"Plus2KiB", long + strings.Repeat("x", 2048), false},
+		{"PlusOne", long + "x", false},
+		{"MinusOne", long[:255], false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := e.svc.LoginPassword(ctx, client, "long@example.com", tc.password)
+			if (err == nil) != tc.ok {
+				t.Fatalf("got %+v, %v; want ok=%v", res, err, tc.ok)
+			}
+		})
+	}
 }

@@ -65,3 +65,11 @@ func TestSecurityHeaders(t *testing.T) {
 		})
 	}
 }
+
+func TestStrictTransport(t *testing.T) {
+	rec := httptest.NewRecorder()
+	middleware.StrictTransport(http.NotFoundHandler()).ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	if got := rec.Header().Get("Strict-Transport-Security"); got != "max-age=31536000; includeSubDomains" {
+		t.Fatalf("got %q", got)
+	}
+}
