@@ -57,31 +57,39 @@ func newEnv(t *testing.T, dsn ...string) *env {
 	if len(dsn) > 0 {
 		d = dsn[0]
 	}
-	box, err := secretbox.New(secretbox.Key{ID: 1, Secret: bytes.Repeat([]byte{7}, 32)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := sqlstore.Open(context.Background(), d, box)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
 	c := &clock{now: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)}
 	var logs bytes.Buffer
+	svc, db := newService(t, d, password.Params{Memory: 64, Time: 1, Threads: 1}, account.Config{}, c.Now, &lockedWriter{w: &logs})
+	return &env{t: t, svc: svc, db: db, clock: c, log: &logs, seen: map[string]int{}, inbox: map[string][]*account.Message{}}
+}
+
+// newService builds a Service the way main does, on a migrated database
+// at dsn, with the given hashing cost, rules, clock and log output.
+func newService(tb testing.TB, dsn string, params password.Params, cfg account.Config, now func() time.Time, log io.Writer) (*account.Service, *sqlstore.DB) {
+	tb.Helper()
+	box, err := secretbox.New(secretbox.Key{ID: 1, Secret: bytes.Repeat([]byte{7}, 32)})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	db, err := sqlstore.Open(context.Background(), dsn, box)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	if err := db.Migrate(context.Background()); err != nil {
+		tb.Fatal(err)
+	}
 	svc := account.New(account.Deps{
 		Store:     db,
-		Limiter:   limiter{ratelimit.NewMemory(c.Now)},
-		Passwords: password.NewHasher(password.Params{Memory: 64, Time: 1, Threads: 1}),
+		Limiter:   limiter{ratelimit.NewMemory(now)},
+		Passwords: password.NewHasher(params),
 		Policy:    password.DefaultPolicy,
 		TokenKey:  bytes.Repeat([]byte{9}, 32),
 		Random:    rand.Reader,
-		Now:       c.Now,
-		Log:       slog.New(slog.NewTextHandler(&lockedWriter{w: &logs}, nil)),
-	}, account.Config{})
-	return &env{t: t, svc: svc, db: db, clock: c, log: &logs, seen: map[string]int{}, inbox: map[string][]*account.Message{}}
+		Now:       now,
+		Log:       slog.New(slog.NewTextHandler(log, nil)),
+	}, cfg)
+	return svc, db
 }
 
 // newPostgresEnv is newEnv on a fresh PostgreSQL database.
