@@ -301,11 +301,14 @@ func (s *Service) withSecondFactor(ctx context.Context, c Client, auth *Authenti
 			return err
 		}
 	}
-	u, err := s.store.UserByUID(ctx, auth.UID)
-	if err != nil {
-		return fmt.Errorf("second factor: %w", err)
+	var u *User // the recipient of the notice that a recovery code was used
+	if usedRecovery {
+		var err error
+		if u, err = s.store.UserByUID(ctx, auth.UID); err != nil {
+			return fmt.Errorf("second factor: %w", err)
+		}
 	}
-	err = s.store.Atomic(ctx, func(tx Tx) error {
+	err := s.store.Atomic(ctx, func(tx Tx) error {
 		if err := spend(tx); err != nil {
 			return err
 		}
