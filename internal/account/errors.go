@@ -73,6 +73,7 @@ var (
 	ErrFlowNotFound       = Errorf(CodeNotFound, "This flow does not exist or has ended. Start again.")
 	ErrForbidden          = Errorf(CodeForbidden, "You may not do this.")
 	ErrNotFound           = Errorf(CodeNotFound, "Not found.")
+	ErrUnavailable        = Errorf(CodeUnavailable, "The service is busy. Try again in a moment.")
 )
 
 // RateLimited returns the error for a request over a limit.

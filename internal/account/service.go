@@ -166,12 +166,14 @@ type Client struct {
 	UserAgent string
 }
 
-// take applies one rate limit. A limiter failure refuses the request:
-// limits are never skipped because their store is down.
+// take applies one rate limit. A limiter failure refuses the request with
+// CodeUnavailable: limits are never skipped because their store is down.
 func (s *Service) take(ctx context.Context, key string, l Limit) error {
 	ok, retry, err := s.limiter.Take(ctx, key, l.N, l.Window)
 	if err != nil {
-		return fmt.Errorf("rate limit %s: %w", key, err)
+		// Fail closed: without the limiter's answer nothing is attempted.
+		s.log.ErrorContext(ctx, "rate limiter unavailable", "err", err)
+		return ErrUnavailable
 	}
 	if !ok {
 		return RateLimited(retry)

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/watchword/watchword/internal/account"
 	"github.com/watchword/watchword/internal/password"
 	"github.com/watchword/watchword/internal/ratelimit"
@@ -934,5 +935,38 @@ func TestPasswordNeverTruncated(t *testing.T) {
 				t.Fatalf("got %+v, %v; want ok=%v", res, err, tc.ok)
 			}
 		})
+	}
+}
+
+// TestLimiterDownFailsClosed: when the rate-limit store cannot answer,
+// logins and code requests are refused with unavailable, never let through
+// unlimited (K-06).
+func TestLimiterDownFailsClosed(t *testing.T) {
+	e := newEnv(t)
+	e.signUp("closed@example.com")
+	dead := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
+	defer dead.Close()
+	svc := account.New(account.Deps{
+		Store:     e.db,
+		Limiter:   limiter{ratelimit.NewRedis(dead, "closed:")},
+		Passwords: password.NewHasher(password.Params{Memory: 64, Time: 1, Threads: 1}),
+		Policy:    password.DefaultPolicy,
+		TokenKey:  bytes.Repeat([]byte{9}, 32),
+		Random:    rand.Reader,
+		Now:       e.clock.Now,
+		Log:       slog.New(slog.DiscardHandler),
+	}, account.Config{})
+	ctx := context.Background()
+	if _, err := svc.LoginPassword(ctx, client, "closed@example.com", goodPassword); account.ErrorCode(err) != account.CodeUnavailable {
+		t.Fatalf("password login: got %v, want unavailable", err)
+	}
+	if _, err := svc.StartCodeLogin(ctx, client, "closed@example.com"); account.ErrorCode(err) != account.CodeUnavailable {
+		t.Fatalf("code login: got %v, want unavailable", err)
+	}
+	if _, _, err := svc.StartRegistration(ctx, client, "new@example.com", ""); account.ErrorCode(err) != account.CodeUnavailable {
+		t.Fatalf("registration: got %v, want unavailable", err)
+	}
+	if n := len(e.messages()); n != 0 {
+		t.Fatalf("%d messages queued while the limiter was down", n)
 	}
 }
