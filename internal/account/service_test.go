@@ -47,6 +47,16 @@ func wantCode(t *testing.T, what string, err error, want account.Code) {
 	}
 }
 
+// wantSensitiveRefused checks that sess may neither change its email nor
+// its password: both need a step-up.
+func wantSensitiveRefused(t *testing.T, e *env, sess *account.Session, when string) {
+	t.Helper()
+	ctx := context.Background()
+	_, err := e.svc.StartContactChange(ctx, client, sess, account.ChannelEmail, "new@example.com")
+	wantCode(t, "contact change "+when, err, account.CodeStepUpRequired)
+	wantCode(t, "password change "+when, e.svc.ChangePassword(ctx, client, sess, "another long passphrase"), account.CodeStepUpRequired)
+}
+
 // mustOK fails the test on any error.
 func mustOK(t *testing.T, what string, err error) {
 	t.Helper()
@@ -622,7 +632,6 @@ func TestSessionLifetime(t *testing.T) {
 func TestStepUp(t *testing.T) {
 	t.Run("expires", func(t *testing.T) {
 		onEveryStore(t, func(t *testing.T, e *env) {
-			ctx := context.Background()
 			_, tok := e.signUp("alice@example.com")
 			sess := e.stepUp(tok, "alice@example.com")
 			if !e.svc.Privileged(sess) {
@@ -637,14 +646,11 @@ func TestStepUp(t *testing.T) {
 			if e.svc.Privileged(sess) {
 				t.Fatal("got privileged after 10:01, want not")
 			}
-			_, err := e.svc.StartContactChange(ctx, client, sess, account.ChannelEmail, "new@example.com")
-			wantCode(t, "contact change after 10:01", err, account.CodeStepUpRequired)
-			wantCode(t, "password change after 10:01", e.svc.ChangePassword(ctx, client, sess, "another long passphrase"), account.CodeStepUpRequired)
+			wantSensitiveRefused(t, e, sess, "after 10:01")
 		})
 	})
 	t.Run("one session", func(t *testing.T) {
 		onEveryStore(t, func(t *testing.T, e *env) {
-			ctx := context.Background()
 			_, tok := e.signUp("alice@example.com")
 			other := e.loginPassword("alice@example.com", goodPassword)
 			e.stepUp(tok, "alice@example.com")
@@ -652,9 +658,7 @@ func TestStepUp(t *testing.T) {
 			if e.svc.Privileged(sess) {
 				t.Fatal("got the other session privileged, want not")
 			}
-			_, err := e.svc.StartContactChange(ctx, client, sess, account.ChannelEmail, "new@example.com")
-			wantCode(t, "contact change from the other session", err, account.CodeStepUpRequired)
-			wantCode(t, "password change from the other session", e.svc.ChangePassword(ctx, client, sess, "another long passphrase"), account.CodeStepUpRequired)
+			wantSensitiveRefused(t, e, sess, "from the other session")
 		})
 	})
 	t.Run("flow of another session", func(t *testing.T) {

@@ -113,17 +113,6 @@ func (e *env) totpLogin(email, code string) (string, error) {
 	return e.svc.CompleteTOTPLogin(context.Background(), client, e.totpFlow(email), code)
 }
 
-// wantTOTPErr fails unless err carries the client error code want.
-func wantTOTPErr(t *testing.T, err error, want account.Code) {
-	t.Helper()
-	if err == nil {
-		t.Fatalf("got success, want %s", want)
-	}
-	if got := account.ErrorCode(err); got != want {
-		t.Fatalf("got %v, want %s", err, want)
-	}
-}
-
 // totpWantSession fails unless tok is a live session.
 func (e *env) totpWantSession(tok string, err error) {
 	e.t.Helper()
@@ -178,7 +167,7 @@ func TestTOTPBindAndLogin(t *testing.T) {
 
 	// A wrong code does not confirm.
 	_, err = e.svc.ConfirmTOTP(ctx, client, sess, e.totpWrong(secret))
-	wantTOTPErr(t, err, account.CodeInvalidTOTP)
+	wantCode(t, "authenticator", err, account.CodeInvalidTOTP)
 
 	conf, err := e.svc.ConfirmTOTP(ctx, client, sess, e.totpAt(secret, 0))
 	if err != nil {
@@ -199,7 +188,7 @@ func TestTOTPBindAndLogin(t *testing.T) {
 	}
 	// Nothing is pending any more.
 	_, err = e.svc.PendingTOTPQR(ctx, sess)
-	wantTOTPErr(t, err, account.CodeNotFound)
+	wantCode(t, "authenticator", err, account.CodeNotFound)
 	if _, on, err := e.svc.Me(ctx, e.session(tok)); err != nil || !on {
 		t.Fatalf("me: totp enabled %v, %v", on, err)
 	}
@@ -229,12 +218,12 @@ func TestTOTPNeedsStepUp(t *testing.T) {
 	_, tok := e.signUp("nostep@example.com")
 	sess := e.session(tok)
 	_, err := e.svc.BeginTOTP(ctx, client, sess)
-	wantTOTPErr(t, err, account.CodeStepUpRequired)
+	wantCode(t, "authenticator", err, account.CodeStepUpRequired)
 	_, err = e.svc.ConfirmTOTP(ctx, client, sess, "123456")
-	wantTOTPErr(t, err, account.CodeStepUpRequired)
+	wantCode(t, "authenticator", err, account.CodeStepUpRequired)
 	_, err = e.svc.PendingTOTPQR(ctx, sess)
-	wantTOTPErr(t, err, account.CodeStepUpRequired)
-	wantTOTPErr(t, e.svc.DisableTOTP(ctx, client, sess, "123456"), account.CodeStepUpRequired)
+	wantCode(t, "authenticator", err, account.CodeStepUpRequired)
+	wantCode(t, "authenticator", e.svc.DisableTOTP(ctx, client, sess, "123456"), account.CodeStepUpRequired)
 
 	// Privilege runs out: begun while privileged, confirmed too late.
 	sess = e.stepUp(tok, "nostep@example.com")
@@ -244,7 +233,7 @@ func TestTOTPNeedsStepUp(t *testing.T) {
 	}
 	e.clock.Advance(10*time.Minute + time.Second)
 	_, err = e.svc.ConfirmTOTP(ctx, client, e.session(tok), e.totpAt(decodeTOTPSecret(t, b), 0))
-	wantTOTPErr(t, err, account.CodeStepUpRequired)
+	wantCode(t, "authenticator", err, account.CodeStepUpRequired)
 }
 
 func TestTOTPDriftLearning(t *testing.T) {
@@ -260,14 +249,14 @@ func TestTOTPDriftLearning(t *testing.T) {
 	// is clock drift, not a wrong code, and the message names the offset.
 	flow := e.totpFlow(email)
 	_, err := e.svc.CompleteTOTPLogin(ctx, client, flow, e.totpAt(a.secret, 240*time.Second))
-	wantTOTPErr(t, err, account.CodeClockDrift)
+	wantCode(t, "authenticator", err, account.CodeClockDrift)
 	if !strings.Contains(err.Error(), "240 seconds ahead") {
 		t.Fatalf("message %q does not name the offset", err)
 	}
 	// Five minutes off the learned offset (the phone now 2 minutes
 	// behind): refused with clock_drift naming the phone's offset.
 	_, err = e.svc.CompleteTOTPLogin(ctx, client, flow, e.totpAt(a.secret, 180*time.Second-5*time.Minute))
-	wantTOTPErr(t, err, account.CodeClockDrift)
+	wantCode(t, "authenticator", err, account.CodeClockDrift)
 	if !strings.Contains(err.Error(), "120 seconds behind") {
 		t.Fatalf("message %q does not name the offset", err)
 	}
@@ -296,7 +285,7 @@ func TestTOTPDriftLearning(t *testing.T) {
 	// The offset followed the phone to +210 s: +150 s is now two steps off.
 	e.clock.Advance(90 * time.Second)
 	_, err = e.totpLogin(email, e.totpAt(a.secret, 150*time.Second))
-	wantTOTPErr(t, err, account.CodeClockDrift)
+	wantCode(t, "authenticator", err, account.CodeClockDrift)
 	if !strings.Contains(err.Error(), "150 seconds ahead") {
 		t.Fatalf("message %q does not name the offset", err)
 	}
@@ -308,7 +297,7 @@ func TestTOTPDriftLearning(t *testing.T) {
 	e.totpWantSession(tok, err)
 	e.clock.Advance(90 * time.Second)
 	_, err = e.totpLogin(email, e.totpAt(a.secret, 180*time.Second))
-	wantTOTPErr(t, err, account.CodeClockDrift)
+	wantCode(t, "authenticator", err, account.CodeClockDrift)
 	if !strings.Contains(err.Error(), "180 seconds ahead") {
 		t.Fatalf("message %q does not name the offset", err)
 	}
@@ -330,7 +319,7 @@ func TestTOTPConfirmAcceptsUpToFiveMinutes(t *testing.T) {
 	// Five and a half minutes off is not accepted even at confirmation.
 	for _, skew := range []time.Duration{-330 * time.Second, 330 * time.Second} {
 		_, err = e.svc.ConfirmTOTP(ctx, client, sess, e.totpAt(secret, skew))
-		wantTOTPErr(t, err, account.CodeInvalidTOTP)
+		wantCode(t, "authenticator", err, account.CodeInvalidTOTP)
 	}
 	conf, err := e.svc.ConfirmTOTP(ctx, client, sess, e.totpAt(secret, -5*time.Minute))
 	if err != nil {
@@ -354,10 +343,10 @@ func TestTOTPReplaySequential(t *testing.T) {
 	// though it is still inside the window.
 	confirmCode := e.totpAt(a.secret, 0)
 	_, err := e.totpLogin(email, confirmCode)
-	wantTOTPErr(t, err, account.CodeInvalidTOTP)
+	wantCode(t, "authenticator", err, account.CodeInvalidTOTP)
 	e.clock.Advance(20 * time.Second) // same step still
 	_, err = e.totpLogin(email, confirmCode)
-	wantTOTPErr(t, err, account.CodeInvalidTOTP)
+	wantCode(t, "authenticator", err, account.CodeInvalidTOTP)
 
 	// A new step's code works once; the same code again, in another
 	// flow, is invalid_totp even within its step.
@@ -366,12 +355,12 @@ func TestTOTPReplaySequential(t *testing.T) {
 	tok, err := e.totpLogin(email, code)
 	e.totpWantSession(tok, err)
 	_, err = e.totpLogin(email, code)
-	wantTOTPErr(t, err, account.CodeInvalidTOTP)
+	wantCode(t, "authenticator", err, account.CodeInvalidTOTP)
 	// Nor does the next step accept it (it is the previous step's code
 	// there, inside the window, but spent).
 	e.clock.Advance(30 * time.Second)
 	_, err = e.totpLogin(email, code)
-	wantTOTPErr(t, err, account.CodeInvalidTOTP)
+	wantCode(t, "authenticator", err, account.CodeInvalidTOTP)
 	// A code used at login cannot step up either.
 	sess := e.session(tok)
 	flow, err := e.svc.StartStepUp(ctx, client, sess, "email")
@@ -380,7 +369,7 @@ func TestTOTPReplaySequential(t *testing.T) {
 	}
 	e.next(email) // the "authenticator connected" notice
 	_, err = e.svc.CompleteStepUp(ctx, client, sess, flow, e.code(email), code)
-	wantTOTPErr(t, err, account.CodeInvalidTOTP)
+	wantCode(t, "authenticator", err, account.CodeInvalidTOTP)
 }
 
 func TestTOTPReplayConcurrent(t *testing.T) {
@@ -441,7 +430,7 @@ func TestTOTPRecoveryCodes(t *testing.T) {
 	e.totpWantNotice(email, "recovery code used")
 	// Single use.
 	_, err = e.totpLogin(email, rc)
-	wantTOTPErr(t, err, account.CodeInvalidTOTP)
+	wantCode(t, "authenticator", err, account.CodeInvalidTOTP)
 	// Another code of the set still works, typed loosely (upper case,
 	// without the dash).
 	loose := strings.ToUpper(strings.ReplaceAll(a.conf.RecoveryCodes[7], "-", ""))
@@ -451,7 +440,7 @@ func TestTOTPRecoveryCodes(t *testing.T) {
 	// Something that is no recovery code of this account.
 	for _, bad := range []string{"abcde-fghjk", "not a code", strings.Repeat("x", 200)} {
 		_, err = e.totpLogin(email, bad)
-		wantTOTPErr(t, err, account.CodeInvalidTOTP)
+		wantCode(t, "authenticator", err, account.CodeInvalidTOTP)
 	}
 	// Wrong codes send nothing.
 	e.totpNoMore(email)
@@ -466,8 +455,8 @@ func TestTOTPDisableAndRebind(t *testing.T) {
 	sess := e.session(a.tok) // still privileged from the bind
 
 	// Disabling needs a right code; a wrong one changes nothing.
-	wantTOTPErr(t, e.svc.DisableTOTP(ctx, client, sess, e.totpWrong(a.secret)), account.CodeInvalidTOTP)
-	wantTOTPErr(t, e.svc.DisableTOTP(ctx, client, sess, "bogus-codes"), account.CodeInvalidTOTP)
+	wantCode(t, "authenticator", e.svc.DisableTOTP(ctx, client, sess, e.totpWrong(a.secret)), account.CodeInvalidTOTP)
+	wantCode(t, "authenticator", e.svc.DisableTOTP(ctx, client, sess, "bogus-codes"), account.CodeInvalidTOTP)
 	e.clock.Advance(30 * time.Second)
 	if err := e.svc.DisableTOTP(ctx, client, sess, e.totpAt(a.secret, 0)); err != nil {
 		t.Fatal(err)
@@ -476,7 +465,7 @@ func TestTOTPDisableAndRebind(t *testing.T) {
 	if _, on, err := e.svc.Me(ctx, sess); err != nil || on {
 		t.Fatalf("me after disable: enabled %v, %v", on, err)
 	}
-	wantTOTPErr(t, e.svc.DisableTOTP(ctx, client, sess, e.totpAt(a.secret, 0)), account.CodeNotFound)
+	wantCode(t, "authenticator", e.svc.DisableTOTP(ctx, client, sess, e.totpAt(a.secret, 0)), account.CodeNotFound)
 	// Login no longer asks for the authenticator.
 	res, err := e.svc.LoginPassword(ctx, client, email, goodPassword)
 	if err != nil || res.SessionToken == "" || res.MFAFlowID != "" {
@@ -503,7 +492,7 @@ func TestTOTPDisableAndRebind(t *testing.T) {
 	}
 	e.clock.Advance(30 * time.Second)
 	_, err = e.svc.ConfirmTOTP(ctx, client, sess, e.totpAt(a.secret, 0))
-	wantTOTPErr(t, err, account.CodeInvalidTOTP)
+	wantCode(t, "authenticator", err, account.CodeInvalidTOTP)
 	conf2, err := e.svc.ConfirmTOTP(ctx, client, sess, e.totpAt(secret2, 0))
 	if err != nil {
 		t.Fatal(err)
@@ -511,7 +500,7 @@ func TestTOTPDisableAndRebind(t *testing.T) {
 	e.totpWantNotice(email, "authenticator")
 	// The old recovery codes died with the old binding.
 	_, err = e.totpLogin(email, a.conf.RecoveryCodes[0])
-	wantTOTPErr(t, err, account.CodeInvalidTOTP)
+	wantCode(t, "authenticator", err, account.CodeInvalidTOTP)
 
 	// Disabling with a recovery code works too.
 	sess = e.session(a.tok)
@@ -543,9 +532,9 @@ func TestTOTPNotices(t *testing.T) {
 	a := e.totpBind(email, 0)
 	e.totpWantNotice(email, "authenticator connected")
 	_, err := e.totpLogin(email, e.totpWrong(a.secret))
-	wantTOTPErr(t, err, account.CodeInvalidTOTP)
+	wantCode(t, "authenticator", err, account.CodeInvalidTOTP)
 	_, err = e.totpLogin(email, "abcde-fghjk")
-	wantTOTPErr(t, err, account.CodeInvalidTOTP)
+	wantCode(t, "authenticator", err, account.CodeInvalidTOTP)
 	e.clock.Advance(30 * time.Second)
 	tok, err := e.totpLogin(email, e.totpAt(a.secret, 0))
 	e.totpWantSession(tok, err)
@@ -597,17 +586,17 @@ func TestTOTPPendingGuardsNothing(t *testing.T) {
 		t.Fatalf("step-up with a pending binding: %v", err)
 	}
 	// Nor can it disable anything.
-	wantTOTPErr(t, e.svc.DisableTOTP(ctx, client, sess, e.totpAt(decodeTOTPSecret(t, b2), 0)), account.CodeNotFound)
+	wantCode(t, "authenticator", e.svc.DisableTOTP(ctx, client, sess, e.totpAt(decodeTOTPSecret(t, b2), 0)), account.CodeNotFound)
 	// The replaced secret cannot confirm; the current one can.
 	_, err = e.svc.ConfirmTOTP(ctx, client, sess, e.totpAt(decodeTOTPSecret(t, b1), 0))
-	wantTOTPErr(t, err, account.CodeInvalidTOTP)
+	wantCode(t, "authenticator", err, account.CodeInvalidTOTP)
 	// A pending binding expires like a code.
 	e.clock.Advance(10*time.Minute + time.Second)
 	sess = e.stepUp(tok, email)
 	_, err = e.svc.ConfirmTOTP(ctx, client, sess, e.totpAt(decodeTOTPSecret(t, b2), 0))
-	wantTOTPErr(t, err, account.CodeNotFound)
+	wantCode(t, "authenticator", err, account.CodeNotFound)
 	_, err = e.svc.PendingTOTPQR(ctx, sess)
-	wantTOTPErr(t, err, account.CodeNotFound)
+	wantCode(t, "authenticator", err, account.CodeNotFound)
 }
 
 func TestTOTPConfirmReplacesEarlierBinding(t *testing.T) {
@@ -626,7 +615,7 @@ func TestTOTPConfirmReplacesEarlierBinding(t *testing.T) {
 	// Until confirmed, the new secret guards nothing and the old one still does.
 	e.clock.Advance(30 * time.Second)
 	_, err = e.totpLogin(email, e.totpAt(secret2, 0))
-	wantTOTPErr(t, err, account.CodeInvalidTOTP)
+	wantCode(t, "authenticator", err, account.CodeInvalidTOTP)
 	tok, err := e.totpLogin(email, e.totpAt(a.secret, 0))
 	e.totpWantSession(tok, err)
 
@@ -642,9 +631,9 @@ func TestTOTPConfirmReplacesEarlierBinding(t *testing.T) {
 	}
 	e.clock.Advance(30 * time.Second)
 	_, err = e.totpLogin(email, e.totpAt(a.secret, 0))
-	wantTOTPErr(t, err, account.CodeInvalidTOTP)
+	wantCode(t, "authenticator", err, account.CodeInvalidTOTP)
 	_, err = e.totpLogin(email, a.conf.RecoveryCodes[1])
-	wantTOTPErr(t, err, account.CodeInvalidTOTP)
+	wantCode(t, "authenticator", err, account.CodeInvalidTOTP)
 	tok, err = e.totpLogin(email, e.totpAt(secret2, 0))
 	e.totpWantSession(tok, err)
 	tok, err = e.totpLogin(email, conf2.RecoveryCodes[1])
@@ -668,10 +657,10 @@ func TestTOTPPerFlowLimit(t *testing.T) {
 	}
 	// The flow is gone: even the right code does not finish it.
 	_, err := e.svc.CompleteTOTPLogin(ctx, client, flow, good)
-	wantTOTPErr(t, err, account.CodeNotFound)
+	wantCode(t, "authenticator", err, account.CodeNotFound)
 	// Recovery codes neither.
 	_, err = e.svc.CompleteTOTPLogin(ctx, client, flow, a.conf.RecoveryCodes[0])
-	wantTOTPErr(t, err, account.CodeNotFound)
+	wantCode(t, "authenticator", err, account.CodeNotFound)
 	// The password is needed again; then the code works.
 	tok, err := e.totpLogin(email, good)
 	e.totpWantSession(tok, err)
@@ -699,7 +688,7 @@ func TestTOTPPerAccountLimit(t *testing.T) {
 	flow := e.totpFlow(email)
 	for _, code := range []string{e.totpAt(a.secret, 0), a.conf.RecoveryCodes[0]} {
 		_, err := e.svc.CompleteTOTPLogin(ctx, client, flow, code)
-		wantTOTPErr(t, err, account.CodeRateLimited)
+		wantCode(t, "authenticator", err, account.CodeRateLimited)
 		var ae *account.Error
 		if !errors.As(err, &ae) || ae.RetryAfter <= 0 || ae.RetryAfter > 15*time.Minute {
 			t.Fatalf("rate limited without a sensible Retry-After: %#v", err)
@@ -715,9 +704,9 @@ func TestTOTPPerAccountLimit(t *testing.T) {
 	sess := e.totpStepUp(tok, email, e.totpAt(a.secret, 0))
 	wrong = e.totpWrong(a.secret)
 	for range 10 {
-		wantTOTPErr(t, e.svc.DisableTOTP(ctx, client, sess, wrong), account.CodeInvalidTOTP)
+		wantCode(t, "authenticator", e.svc.DisableTOTP(ctx, client, sess, wrong), account.CodeInvalidTOTP)
 	}
-	wantTOTPErr(t, e.svc.DisableTOTP(ctx, client, sess, a.conf.RecoveryCodes[0]), account.CodeRateLimited)
+	wantCode(t, "authenticator", e.svc.DisableTOTP(ctx, client, sess, a.conf.RecoveryCodes[0]), account.CodeRateLimited)
 }
 
 // totpStepUp steps a session up through its email and the authenticator.
@@ -768,19 +757,19 @@ func TestTOTPStepUpNeedsCode(t *testing.T) {
 	// Without the authenticator: totp_required, before the code is looked
 	// at (a wrong email code gives the same answer and costs nothing).
 	_, err = e.svc.CompleteStepUp(ctx, client, sess, flow, code, "")
-	wantTOTPErr(t, err, account.CodeTOTPRequired)
+	wantCode(t, "authenticator", err, account.CodeTOTPRequired)
 	for range 6 {
 		_, err = e.svc.CompleteStepUp(ctx, client, sess, flow, "000000", "")
-		wantTOTPErr(t, err, account.CodeTOTPRequired)
+		wantCode(t, "authenticator", err, account.CodeTOTPRequired)
 	}
 	// A wrong authenticator code with the right email code.
 	e.clock.Advance(30 * time.Second)
 	good := e.totpAt(a.secret, 0)
 	_, err = e.svc.CompleteStepUp(ctx, client, sess, flow, code, e.totpWrong(a.secret))
-	wantTOTPErr(t, err, account.CodeInvalidTOTP)
+	wantCode(t, "authenticator", err, account.CodeInvalidTOTP)
 	// A drifting phone is told so here too.
 	_, err = e.svc.CompleteStepUp(ctx, client, sess, flow, code, e.totpAt(a.secret, 4*time.Minute))
-	wantTOTPErr(t, err, account.CodeClockDrift)
+	wantCode(t, "authenticator", err, account.CodeClockDrift)
 	// The same flow with both: privileged.
 	if _, err := e.svc.CompleteStepUp(ctx, client, sess, flow, code, good); err != nil {
 		t.Fatalf("step-up with both codes: %v", err)
@@ -790,7 +779,7 @@ func TestTOTPStepUpNeedsCode(t *testing.T) {
 	}
 	// The authenticator code was spent by the step-up.
 	_, err = e.totpLogin(email, good)
-	wantTOTPErr(t, err, account.CodeInvalidTOTP)
+	wantCode(t, "authenticator", err, account.CodeInvalidTOTP)
 }
 
 func TestTOTPStepUpWrongCodesAreLimited(t *testing.T) {
@@ -818,10 +807,10 @@ func TestTOTPStepUpWrongCodesAreLimited(t *testing.T) {
 		}
 	}
 	_, err = e.svc.CompleteStepUp(ctx, client, sess, flow, code, e.totpAt(a.secret, 0))
-	wantTOTPErr(t, err, account.CodeRateLimited)
+	wantCode(t, "authenticator", err, account.CodeRateLimited)
 	// And the count is the account's: login is limited as well.
 	_, err = e.totpLogin(email, e.totpAt(a.secret, 0))
-	wantTOTPErr(t, err, account.CodeRateLimited)
+	wantCode(t, "authenticator", err, account.CodeRateLimited)
 }
 
 // TestTOTPLostPhone: with only recovery codes left, a user logs in, steps
@@ -848,7 +837,7 @@ func TestTOTPLostPhone(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = e.svc.CompleteStepUp(ctx, client, sess, flow, e.totpLastCode(email), rc[1])
-	wantTOTPErr(t, err, account.CodeInvalidTOTP)
+	wantCode(t, "authenticator", err, account.CodeInvalidTOTP)
 
 	if err := e.svc.DisableTOTP(ctx, client, sess, rc[2]); err != nil {
 		t.Fatalf("disable with a recovery code: %v", err)
