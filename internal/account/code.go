@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 
+	"github.com/watchword/watchword/internal/identifier"
 	"github.com/watchword/watchword/internal/token"
 )
 
@@ -27,12 +27,25 @@ func (s *Service) newFlow(p Purpose, ch Channel, address, uid string) (string, *
 	}, nil
 }
 
-// addressKey is the look-up key of an address: emails are case-folded.
+// addressKey is the look-up key of a normalized address: emails fold
+// ASCII case only (see identifier.Email for why).
 func addressKey(ch Channel, address string) string {
 	if ch == ChannelEmail {
-		return strings.ToLower(address)
+		return identifier.EmailKey(address)
 	}
 	return address
+}
+
+// requireChannel refuses an address on a channel that this server cannot
+// deliver to: accepting it would answer as if a code were on its way.
+func (s *Service) requireChannel(ch Channel) error {
+	if slices.Contains(s.cfg.Channels, ch) {
+		return nil
+	}
+	if ch == ChannelPhone {
+		return Errorf(CodeInvalidPhone, "This service does not send text messages. Use your email address.")
+	}
+	return Errorf(CodeInvalidEmail, "This service does not send email. Use your phone number.")
 }
 
 // codeKey is the key f's code is stored under: its address, and for a new
@@ -59,7 +72,7 @@ func (s *Service) issueCode(ctx context.Context, tx Tx, f *Flow) error {
 	key := codeKey(f)
 	c := &OneTimeCode{
 		Purpose: f.Purpose, AddressKey: key, FlowIDHash: f.IDHash,
-		Hash: s.codeHash(f, code), CreatedAt: f.CreatedAt, ExpiresAt: f.ExpiresAt,
+		Hash: s.hasher.Hash(codeHashParts(f, code)...), CreatedAt: f.CreatedAt, ExpiresAt: f.ExpiresAt,
 	}
 	if err := tx.PutCode(ctx, c); err != nil {
 		return fmt.Errorf("store code: %w", err)
@@ -67,10 +80,10 @@ func (s *Service) issueCode(ctx context.Context, tx Tx, f *Flow) error {
 	return s.enqueue(ctx, tx, s.codeMessage(f, code))
 }
 
-// codeHash binds a code to its flow, purpose and address, so a code is
-// never accepted anywhere else.
-func (s *Service) codeHash(f *Flow, code string) []byte {
-	return s.hasher.Hash("code", string(f.Purpose), addressKey(f.Channel, f.Address), string(f.IDHash), code)
+// codeHashParts binds a code to its flow, purpose and address, so a code
+// is never accepted anywhere else.
+func codeHashParts(f *Flow, code string) []string {
+	return []string{"code", string(f.Purpose), addressKey(f.Channel, f.Address), string(f.IDHash), code}
 }
 
 // checkCode verifies code against the live code of flow f without using
@@ -93,7 +106,7 @@ func (s *Service) checkCode(ctx context.Context, f *Flow, code string) error {
 	if !s.now().Before(c.ExpiresAt) {
 		return ErrCodeExpired
 	}
-	if !wellFormedCode(code) || !token.Equal(c.Hash, s.codeHash(f, code)) {
+	if !wellFormedCode(code) || !s.hasher.Match(c.Hash, codeHashParts(f, code)...) {
 		if _, err := s.store.FailCode(ctx, f.Purpose, key, f.IDHash); err != nil && !isNoRows(err) {
 			return fmt.Errorf("count wrong code: %w", err)
 		}
@@ -156,12 +169,19 @@ func (s *Service) loadFlow(ctx context.Context, id string, purposes ...Purpose) 
 	if id == "" || len(id) > 64 {
 		return nil, ErrFlowNotFound
 	}
-	f, err := s.store.FlowByIDHash(ctx, s.hasher.Hash("flow", id))
-	if isNoRows(err) {
-		return nil, ErrFlowNotFound
+	var f *Flow
+	for _, hash := range s.hasher.Hashes("flow", id) {
+		var err error
+		f, err = s.store.FlowByIDHash(ctx, hash)
+		if err == nil {
+			break
+		}
+		if !isNoRows(err) {
+			return nil, fmt.Errorf("load flow: %w", err)
+		}
 	}
-	if err != nil {
-		return nil, fmt.Errorf("load flow: %w", err)
+	if f == nil {
+		return nil, ErrFlowNotFound
 	}
 	if f.DoneAt != nil || !slices.Contains(purposes, f.Purpose) {
 		return nil, ErrFlowNotFound

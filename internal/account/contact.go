@@ -3,6 +3,7 @@ package account
 import (
 	"context"
 	"fmt"
+	"slices"
 )
 
 // StartContactChange sends a code to a new (or not yet verified) email or
@@ -18,6 +19,9 @@ func (s *Service) StartContactChange(ctx context.Context, c Client, sess *Sessio
 	}
 	addr, err := parseAddress(ch, raw)
 	if err != nil {
+		return "", err
+	}
+	if err := s.requireChannel(ch); err != nil {
 		return "", err
 	}
 	u, err := s.store.UserByUID(ctx, sess.UID)
@@ -75,13 +79,13 @@ func (s *Service) ConfirmContactChange(ctx context.Context, c Client, sess *Sess
 		if err != nil {
 			return fmt.Errorf("set %s: %w", ch, err)
 		}
-		if _, err := tx.DeleteUserSessions(ctx, sess.UID); err != nil {
-			return fmt.Errorf("end sessions: %w", err)
+		if err := s.revokeSessions(ctx, tx, sess.UID, nil); err != nil {
+			return err
 		}
 		old, oldVerified := contactOf(before, ch)
-		kind, what := EventEmailChanged, "email address"
+		kind, set, changed := EventEmailChanged, NoticeEmailSet, NoticeEmailChanged
 		if ch == ChannelPhone {
-			kind, what = EventPhoneChanged, "phone number"
+			kind, set, changed = EventPhoneChanged, NoticePhoneSet, NoticePhoneChanged
 		}
 		if err := s.recordTx(ctx, tx, c, sess.UID, kind, "replaced="+fmt.Sprint(old != "")); err != nil {
 			return err
@@ -92,22 +96,21 @@ func (s *Service) ConfirmContactChange(ctx context.Context, c Client, sess *Sess
 		} else {
 			after.Phone, after.PhoneVerified = f.Address, true
 		}
-		body := fmt.Sprintf("The %s of your account was set to %s. All your sessions were signed out.", what, f.Address)
 		replaced := old != "" && oldVerified && addressKey(ch, old) != addressKey(ch, f.Address)
+		key, args := set, []any{f.Address}
 		if replaced {
-			body = fmt.Sprintf("The %s of your account was changed from %s to %s. All your sessions were signed out.", what, old, f.Address)
+			key, args = changed, []any{old, f.Address}
 		}
-		msgs := s.noticesTo(&after, what+" changed", body)
-		if replaced {
+		msgs := s.noticesTo(&after, key, args...)
+		if replaced && slices.Contains(s.cfg.Channels, ch) {
 			// The replaced address is told too, so a hijacker cannot swap it silently.
-			msgs = append(msgs, s.notice(ch, old, what+" changed", body))
+			msgs = append(msgs, s.notice(ch, old, key, args...))
 		}
 		return s.enqueue(ctx, tx, msgs...)
 	})
 	if err != nil {
 		return err
 	}
-	s.waker.Wake()
 	s.log.InfoContext(ctx, "contact changed", "uid", sess.UID, "channel", ch)
 	return nil
 }
@@ -135,19 +138,17 @@ func (s *Service) ChangePassword(ctx context.Context, c Client, sess *Session, p
 		if err := tx.SetPasswordHash(ctx, u.UID, hash); err != nil {
 			return fmt.Errorf("set password: %w", err)
 		}
-		if _, err := tx.DeleteUserSessions(ctx, u.UID); err != nil {
-			return fmt.Errorf("end sessions: %w", err)
+		if err := s.revokeSessions(ctx, tx, u.UID, nil); err != nil {
+			return err
 		}
 		if err := s.recordTx(ctx, tx, c, u.UID, EventPasswordChanged, ""); err != nil {
 			return err
 		}
-		return s.enqueue(ctx, tx, s.noticesTo(u, "password changed",
-			"The password of your account was changed. All your sessions were signed out.")...)
+		return s.enqueue(ctx, tx, s.noticesTo(u, NoticePasswordChanged)...)
 	})
 	if err != nil {
 		return err
 	}
-	s.waker.Wake()
 	return nil
 }
 
@@ -171,38 +172,6 @@ func identifierInUse(ch Channel) error {
 		return Errorf(CodeIdentifierInUse, "This email address belongs to another account.")
 	}
 	return Errorf(CodeIdentifierInUse, "This phone number belongs to another account.")
-}
-
-// Sessions returns the live sessions of the account, newest first.
-func (s *Service) Sessions(ctx context.Context, sess *Session) ([]*Session, error) {
-	all, err := s.store.ListSessions(ctx, sess.UID)
-	if err != nil {
-		return nil, fmt.Errorf("list sessions: %w", err)
-	}
-	now := s.now()
-	live := all[:0]
-	for _, x := range all {
-		if now.Before(x.ExpiresAt) && now.Sub(x.LastSeenAt) < s.cfg.SessionIdle {
-			live = append(live, x)
-		}
-	}
-	return live, nil
-}
-
-// EndSession ends one session of the account (possibly the current one).
-//
-// Errors: CodeNotFound.
-func (s *Service) EndSession(ctx context.Context, c Client, sess *Session, id string) error {
-	return s.store.Atomic(ctx, func(tx Tx) error {
-		err := tx.DeleteSession(ctx, sess.UID, id)
-		if isNoRows(err) {
-			return Errorf(CodeNotFound, "No such session.")
-		}
-		if err != nil {
-			return fmt.Errorf("end session: %w", err)
-		}
-		return s.recordTx(ctx, tx, c, sess.UID, EventSessionRevoked, "session="+id)
-	})
 }
 
 // SecurityEvents returns the account's recent security events.

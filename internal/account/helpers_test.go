@@ -84,7 +84,7 @@ func newService(tb testing.TB, dsn string, params password.Params, cfg account.C
 		Limiter:   limiter{ratelimit.NewMemory(now)},
 		Passwords: password.NewHasher(params),
 		Policy:    password.DefaultPolicy,
-		TokenKey:  bytes.Repeat([]byte{9}, 32),
+		TokenKeys: [][]byte{bytes.Repeat([]byte{9}, 32)},
 		Random:    rand.Reader,
 		Now:       now,
 		Log:       slog.New(slog.NewTextHandler(log, nil)),

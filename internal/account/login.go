@@ -2,6 +2,7 @@ package account
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/watchword/watchword/internal/identifier"
@@ -34,7 +35,8 @@ func lookupIdentifier(raw string) (Channel, string, string, error) {
 // Unknown identifiers, unverified identifiers and wrong passwords give the
 // same error after the same work (a dummy hash runs for unknown users).
 // Attempts are limited per identifier, whether it exists or not, and per
-// client IP; a successful login gives its attempt back.
+// client IP; a successful login gives its attempt back. A password change
+// that commits while the hash is being checked wins: the login then fails.
 //
 // Errors: CodeInvalidCredentials, CodeRateLimited.
 func (s *Service) LoginPassword(ctx context.Context, c Client, ident, password string) (res LoginResult, err error) {
@@ -43,7 +45,7 @@ func (s *Service) LoginPassword(ctx context.Context, c Client, ident, password s
 	if perr != nil {
 		key = "invalid"
 	}
-	idKey, ipKey := "pwfail:id:"+key, "pwfail:ip:"+c.IP
+	idKey, ipKey := "pwfail:id:"+key, "pwfail:ip:"+ipLimitKey(c.IP)
 	if err := s.take(ctx, idKey, s.cfg.Limits.PasswordPerIdentifier); err != nil {
 		return res, err
 	}
@@ -61,57 +63,80 @@ func (s *Service) LoginPassword(ctx context.Context, c Client, ident, password s
 			return res, fmt.Errorf("login: %w", err)
 		}
 	}
+	fail := func(uid, reason string) (LoginResult, error) {
+		s.record(ctx, s.store, c, uid, EventLoginFailed, "method=password reason="+reason)
+		s.log.InfoContext(ctx, "login failed", "method", "password", "uid", uid, "reason", reason)
+		return LoginResult{}, ErrInvalidCredentials
+	}
 	if u == nil || u.PasswordHash == "" || len(password) > 1024 {
 		reason, uid := "unknown_identifier", ""
 		if u != nil {
 			reason, uid = "password_too_long", u.UID
 		}
 		s.passwords.VerifyDummy(password)
-		s.record(ctx, s.store, c, uid, EventLoginFailed, "method=password reason="+reason)
-		s.log.InfoContext(ctx, "login failed", "method", "password", "uid", uid, "reason", reason)
-		return res, ErrInvalidCredentials
+		return fail(uid, reason)
 	}
 	ok, err := s.passwords.Verify(u.PasswordHash, password)
 	if err != nil {
 		return res, fmt.Errorf("login: verify password of %s: %w", u.UID, err)
 	}
 	if !ok {
-		s.record(ctx, s.store, c, u.UID, EventLoginFailed, "method=password reason=wrong_password")
-		s.log.InfoContext(ctx, "login failed", "method", "password", "uid", u.UID, "reason", "wrong_password")
-		return res, ErrInvalidCredentials
+		return fail(u.UID, "wrong_password")
 	}
 	s.undo(ctx, idKey, s.cfg.Limits.PasswordPerIdentifier)
 	s.undo(ctx, ipKey, s.cfg.Limits.PasswordPerIP)
-	s.rehashIfNeeded(ctx, u, password)
-	return s.finishFirstFactor(ctx, c, u, "password", nil)
+	// A hash made with older parameters is upgraded in the transaction that
+	// finishes the login, only while it is still the hash just verified.
+	var rehash func(Tx) error
+	if s.passwords.NeedsRehash(u.PasswordHash) {
+		if h, err := s.passwords.Hash(password); err != nil {
+			s.log.WarnContext(ctx, "password rehash failed", "uid", u.UID, "err", err)
+		} else {
+			rehash = func(tx Tx) error {
+				if err := tx.RehashPassword(ctx, u.UID, u.PasswordHash, h); err != nil && !isConflict(err) {
+					return fmt.Errorf("rehash password: %w", err)
+				}
+				return nil
+			}
+		}
+	}
+	res, err = s.finishFirstFactor(ctx, c, u, "password", rehash)
+	if errors.Is(err, errCredentialsChanged) {
+		return fail(u.UID, "credentials_changed")
+	}
+	return res, err
 }
 
-// rehashIfNeeded upgrades a password hash made with older parameters.
-func (s *Service) rehashIfNeeded(ctx context.Context, u *User, password string) {
-	if !s.passwords.NeedsRehash(u.PasswordHash) {
-		return
-	}
-	hash, err := s.passwords.Hash(password)
-	if err == nil {
-		err = s.store.SetPasswordHash(ctx, u.UID, hash)
-	}
-	if err != nil {
-		s.log.WarnContext(ctx, "password rehash failed", "uid", u.UID, "err", err)
-	}
-}
+// errCredentialsChanged: the account's credentials changed between the
+// check of the first factor and the end of the login.
+var errCredentialsChanged = errors.New("credentials changed during login")
 
 // finishFirstFactor ends a successful first factor: with an authenticator
-// bound it opens a flow that waits for the TOTP code, otherwise it starts
-// a session. consume, when set, runs in the same transaction (it uses up
-// the login code), so a code never yields a session without being spent.
-func (s *Service) finishFirstFactor(ctx context.Context, c Client, u *User, method string, consume func(Tx) error) (res LoginResult, err error) {
+// bound it opens a flow that waits for the second factor, otherwise it
+// starts a session. It does so only while the account's credentials are
+// still those that u was read with (errCredentialsChanged otherwise), so a
+// password, identifier or authenticator change that commits meanwhile is
+// never escaped. also, when set, runs in the same transaction (it uses up
+// the login code, or upgrades the password hash), so a code never yields a
+// session without being spent.
+func (s *Service) finishFirstFactor(ctx context.Context, c Client, u *User, method string, also func(Tx) error) (res LoginResult, err error) {
 	err = s.store.Atomic(ctx, func(tx Tx) error {
-		if consume != nil {
-			if err := consume(tx); err != nil {
+		// First, before anything else is read: on PostgreSQL this locks
+		// the account row until commit, so a concurrent change of
+		// credentials commits wholly before (and this fails) or wholly
+		// after (and ends the session made here).
+		if err := tx.CheckCredentials(ctx, u.UID, u.CredVersion); err != nil {
+			if isConflict(err) {
+				return errCredentialsChanged
+			}
+			return fmt.Errorf("check credentials: %w", err)
+		}
+		if also != nil {
+			if err := also(tx); err != nil {
 				return err
 			}
 		}
-		_, err := tx.TOTP(ctx, u.UID, false)
+		_, err := tx.ActiveTOTP(ctx, u.UID)
 		switch {
 		case err == nil:
 			id, f, err := s.newFlow(PurposeLoginMFA, "", "", u.UID)
@@ -119,6 +144,8 @@ func (s *Service) finishFirstFactor(ctx context.Context, c Client, u *User, meth
 				return err
 			}
 			f.Method = method
+			f.Factors = []Factor{FactorTOTP, FactorRecoveryCode}
+			f.CredVersion = u.CredVersion
 			if err := tx.CreateFlow(ctx, f); err != nil {
 				return fmt.Errorf("create mfa flow: %w", err)
 			}
@@ -128,7 +155,7 @@ func (s *Service) finishFirstFactor(ctx context.Context, c Client, u *User, meth
 			if err := s.recordTx(ctx, tx, c, u.UID, EventLogin, "method="+method); err != nil {
 				return err
 			}
-			res.SessionToken, err = s.startSession(ctx, tx, c, u.UID, method)
+			res.SessionToken, err = s.startSession(ctx, tx, c, u.UID)
 			return err
 		default:
 			return fmt.Errorf("load authenticator: %w", err)
@@ -143,12 +170,23 @@ func (s *Service) finishFirstFactor(ctx context.Context, c Client, u *User, meth
 
 // StartCodeLogin sends a login code to ident if it is a verified email or
 // phone of an account. The answer is the same either way, and the sending
-// limits count the request either way.
+// limits count the request either way: per address, per client IP and in
+// all. The code goes to the address stored on the account, never to the
+// spelling the client typed.
 //
 // Errors: CodeInvalidEmail, CodeInvalidPhone, CodeRateLimited.
 func (s *Service) StartCodeLogin(ctx context.Context, c Client, ident string) (flowID string, err error) {
 	ch, addr, key, err := lookupIdentifier(ident)
 	if err != nil {
+		return "", err
+	}
+	if err := s.requireChannel(ch); err != nil {
+		return "", err
+	}
+	if err := s.take(ctx, "codelogin:ip:"+ipLimitKey(c.IP), s.cfg.Limits.CodeLoginsPerIP); err != nil {
+		return "", err
+	}
+	if err := s.take(ctx, "codelogin:all", s.cfg.Limits.CodeLoginsGlobal); err != nil {
 		return "", err
 	}
 	if err := s.limitSend(ctx, PurposeLogin, key, true); err != nil {
@@ -161,6 +199,7 @@ func (s *Service) StartCodeLogin(ctx context.Context, c Client, ident string) (f
 	uid := ""
 	if u != nil {
 		uid = u.UID
+		addr, _ = contactOf(u, ch)
 	}
 	id, f, err := s.newFlow(PurposeLogin, ch, addr, uid)
 	if err != nil {
@@ -178,9 +217,6 @@ func (s *Service) StartCodeLogin(ctx context.Context, c Client, ident string) (f
 	if err != nil {
 		return "", fmt.Errorf("start code login: %w", err)
 	}
-	if u != nil {
-		s.waker.Wake()
-	}
 	return id, nil
 }
 
@@ -197,15 +233,24 @@ func (s *Service) CompleteCodeLogin(ctx context.Context, c Client, flowID, code 
 		s.record(ctx, s.store, c, f.UID, EventLoginFailed, "method=code reason="+string(ErrorCode(err)))
 		return res, err
 	}
-	// The address must still be a verified identifier of the same account.
-	u, err := s.userByAddress(ctx, s.store, f.Channel, addressKey(f.Channel, f.Address))
-	if isNoRows(err) || (err == nil && u.UID != f.UID) {
-		return res, ErrInvalidCode
+	// The code proves the mailbox now, so a change of credentials that
+	// commits meanwhile only means reading the account again: it must
+	// still hold the address, verified, and the login then finishes
+	// against its new credentials.
+	for range 2 {
+		u, err := s.userByAddress(ctx, s.store, f.Channel, addressKey(f.Channel, f.Address))
+		if isNoRows(err) || (err == nil && u.UID != f.UID) {
+			return res, ErrInvalidCode
+		}
+		if err != nil {
+			return res, fmt.Errorf("code login: %w", err)
+		}
+		res, err = s.finishFirstFactor(ctx, c, u, "code", func(tx Tx) error { return s.consumeCode(ctx, tx, f) })
+		if !errors.Is(err, errCredentialsChanged) {
+			return res, err
+		}
 	}
-	if err != nil {
-		return res, fmt.Errorf("code login: %w", err)
-	}
-	return s.finishFirstFactor(ctx, c, u, "code", func(tx Tx) error { return s.consumeCode(ctx, tx, f) })
+	return res, ErrInvalidCode
 }
 
 // outcome names the result of a login attempt for metrics.

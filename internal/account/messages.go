@@ -4,67 +4,114 @@ import (
 	"bytes"
 	"fmt"
 	"html/template"
+	"slices"
 	"strings"
 )
 
-// Every message that carries a code shows it as the only standalone run of
-// exactly six digits, so clients and tests can find it; the texts below
-// therefore spell out numbers ("ten minutes").
+// Every text of a mail or SMS lives in this file, under a key, so that a
+// translation keys on the same names. Every message that carries a code
+// shows it as the only standalone run of exactly six digits, so clients
+// and tests can find it; the texts therefore spell out numbers ("ten
+// minutes").
+
+// MessageKey names a notice (a message without a code).
+type MessageKey string
+
+// The notices.
+const (
+	NoticeSignUpAttempt   MessageKey = "notice.signup_attempt"
+	NoticePasswordChanged MessageKey = "notice.password_changed"
+	NoticeEmailSet        MessageKey = "notice.email_set"
+	NoticeEmailChanged    MessageKey = "notice.email_changed"
+	NoticePhoneSet        MessageKey = "notice.phone_set"
+	NoticePhoneChanged    MessageKey = "notice.phone_changed"
+	NoticeTOTPEnabled     MessageKey = "notice.totp_enabled"
+	NoticeTOTPDisabled    MessageKey = "notice.totp_disabled"
+	NoticeRecoveryUsed    MessageKey = "notice.recovery_code_used"
+)
+
+// noticeText is a notice in one language: the subject of the email and
+// the body of both the email and the SMS, with fmt verbs for its values.
+type noticeText struct{ subject, body string }
+
+// englishNotices are the notices in English.
+var englishNotices = map[MessageKey]noticeText{
+	NoticeSignUpAttempt: {"sign-up attempt", "Someone tried to sign up with this address, which already belongs to your account. " +
+		"If it was you, sign in instead. No new account was created."},
+	NoticePasswordChanged: {"password changed", "The password of your account was changed. All your sessions were signed out."},
+	NoticeEmailSet:        {"email address changed", "The email address of your account was set to %s. All your sessions were signed out."},
+	NoticeEmailChanged: {"email address changed",
+		"The email address of your account was changed from %s to %s. All your sessions were signed out."},
+	NoticePhoneSet: {"phone number changed", "The phone number of your account was set to %s. All your sessions were signed out."},
+	NoticePhoneChanged: {"phone number changed",
+		"The phone number of your account was changed from %s to %s. All your sessions were signed out."},
+	NoticeTOTPEnabled: {"authenticator connected", "An authenticator app was connected to your account. " +
+		"It is now needed to sign in and for security changes. Your other sessions were signed out."},
+	NoticeTOTPDisabled: {"authenticator removed", "The authenticator app was removed from your account. Your other sessions were signed out."},
+	NoticeRecoveryUsed: {"recovery code used", "A recovery code of your account was used. If this was not you, change your password at once."},
+}
+
+// codePurposeText says what a code is for, completing "Use it …".
+var codePurposeText = map[Purpose]string{
+	PurposeRegister:    "to finish signing up",
+	PurposeLogin:       "to sign in",
+	PurposeStepUp:      "to confirm it is you before a security change",
+	PurposeVerifyEmail: "to verify this email address",
+	PurposeVerifyPhone: "to verify this phone number",
+}
+
+const (
+	codeSMSText   = "%[1]s code %[2]s. Use it %[3]s. It expires in ten minutes. Never share it."
+	codeEmailText = "Your %[1]s code is:\n\n    %[2]s\n\nUse it %[3]s. It expires in ten minutes and works once.\n" +
+		"Nobody from %[1]s will ever ask you for it. If you did not ask for this code, ignore this email; your account stays safe.\n"
+	codeEmailSubject   = "Your %s code"
+	noticeEmailFooter  = "\n\nIf this was not you, contact support at once.\n"
+	noticeSubjectForm  = "%s: %s" // issuer: subject
+	noticeSMSForm      = "%s: %s" // issuer: body
+	codePurposeDefault = "to continue"
+)
 
 // codeMessage is the message that delivers code for flow f.
 func (s *Service) codeMessage(f *Flow, code string) *Message {
-	var what string
-	switch f.Purpose {
-	case PurposeRegister:
-		what = "to finish signing up"
-	case PurposeLogin:
-		what = "to sign in"
-	case PurposeStepUp:
-		what = "to confirm it is you before a security change"
-	case PurposeVerifyEmail:
-		what = "to verify this email address"
-	case PurposeVerifyPhone:
-		what = "to verify this phone number"
-	default:
-		what = "to continue"
+	what, ok := codePurposeText[f.Purpose]
+	if !ok {
+		what = codePurposeDefault
 	}
 	issuer := s.cfg.Issuer
 	if f.Channel == ChannelPhone {
-		return &Message{Channel: ChannelPhone, To: f.Address,
-			Text: fmt.Sprintf("%s code %s. Use it %s. It expires in ten minutes. Never share it.", issuer, code, what)}
+		return &Message{Channel: ChannelPhone, To: f.Address, Text: fmt.Sprintf(codeSMSText, issuer, code, what)}
 	}
-	text := fmt.Sprintf("Your %s code is:\n\n    %s\n\nUse it %s. It expires in ten minutes and works once.\n"+
-		"Nobody from %s will ever ask you for it. If you did not ask for this code, ignore this email; your account stays safe.\n",
-		issuer, code, what, issuer)
-	return &Message{Channel: ChannelEmail, To: f.Address, Subject: "Your " + issuer + " code",
+	text := fmt.Sprintf(codeEmailText, issuer, code, what)
+	return &Message{Channel: ChannelEmail, To: f.Address, Subject: fmt.Sprintf(codeEmailSubject, issuer),
 		Text: text, HTML: renderHTML(text)}
 }
 
-// notice builds a message without a code for one channel.
-func (s *Service) notice(ch Channel, to, subject, body string) *Message {
+// notice builds the notice key for one channel and address.
+func (s *Service) notice(ch Channel, to string, key MessageKey, args ...any) *Message {
+	t := englishNotices[key]
+	body := fmt.Sprintf(t.body, args...)
 	if ch == ChannelPhone {
-		return &Message{Channel: ChannelPhone, To: to, Text: s.cfg.Issuer + ": " + body}
+		return &Message{Channel: ChannelPhone, To: to, Text: fmt.Sprintf(noticeSMSForm, s.cfg.Issuer, body)}
 	}
-	text := body + "\n\nIf this was not you, contact support at once.\n"
-	return &Message{Channel: ChannelEmail, To: to, Subject: s.cfg.Issuer + ": " + subject, Text: text, HTML: renderHTML(text)}
+	text := body + noticeEmailFooter
+	return &Message{Channel: ChannelEmail, To: to, Subject: fmt.Sprintf(noticeSubjectForm, s.cfg.Issuer, t.subject),
+		Text: text, HTML: renderHTML(text)}
 }
 
 // alreadyRegisteredNotice answers a sign-up with an address that already
 // has an account: its owner learns of it, the requester learns nothing.
 func (s *Service) alreadyRegisteredNotice(ch Channel, to string) *Message {
-	return s.notice(ch, to, "sign-up attempt",
-		"Someone tried to sign up with this address, which already belongs to your account. "+
-			"If it was you, sign in instead. No new account was created.")
+	return s.notice(ch, to, NoticeSignUpAttempt)
 }
 
-// noticesTo returns the same notice for every verified channel of u.
-func (s *Service) noticesTo(u *User, subject, body string) []*Message {
+// noticesTo returns the same notice for every verified channel of u that
+// this server delivers to.
+func (s *Service) noticesTo(u *User, key MessageKey, args ...any) []*Message {
 	var out []*Message
-	if u.Email != "" && u.EmailVerified {
-		out = append(out, s.notice(ChannelEmail, u.Email, subject, body))
-	}
-	if u.Phone != "" && u.PhoneVerified {
-		out = append(out, s.notice(ChannelPhone, u.Phone, subject, body))
+	for _, ch := range []Channel{ChannelEmail, ChannelPhone} {
+		if addr, verified := contactOf(u, ch); addr != "" && verified && slices.Contains(s.cfg.Channels, ch) {
+			out = append(out, s.notice(ch, addr, key, args...))
+		}
 	}
 	return out
 }

@@ -46,8 +46,11 @@ func (s *Service) StartRegistration(ctx context.Context, c Client, email, phone 
 	if err != nil {
 		return "", time.Time{}, err
 	}
+	if err := s.requireChannel(ch); err != nil {
+		return "", time.Time{}, err
+	}
 	key := addressKey(ch, addr)
-	if err := s.take(ctx, "signup:ip:"+c.IP, s.cfg.Limits.SignUpsPerIP); err != nil {
+	if err := s.take(ctx, "signup:ip:"+ipLimitKey(c.IP), s.cfg.Limits.SignUpsPerIP); err != nil {
 		return "", time.Time{}, err
 	}
 	if err := s.limitSend(ctx, PurposeRegister, key, true); err != nil {
@@ -61,10 +64,12 @@ func (s *Service) StartRegistration(ctx context.Context, c Client, email, phone 
 		if err := tx.CreateFlow(ctx, f); err != nil {
 			return fmt.Errorf("create flow: %w", err)
 		}
-		_, err := s.userByAddress(ctx, tx, ch, key)
+		owner, err := s.userByAddress(ctx, tx, ch, key)
 		switch {
 		case err == nil:
-			return s.enqueue(ctx, tx, s.alreadyRegisteredNotice(ch, addr))
+			// To the address on the account, not to the spelling typed here.
+			stored, _ := contactOf(owner, ch)
+			return s.enqueue(ctx, tx, s.alreadyRegisteredNotice(ch, stored))
 		case isNoRows(err):
 			return s.issueCode(ctx, tx, f)
 		default:
@@ -74,7 +79,6 @@ func (s *Service) StartRegistration(ctx context.Context, c Client, email, phone 
 	if err != nil {
 		return "", time.Time{}, fmt.Errorf("start registration: %w", err)
 	}
-	s.waker.Wake()
 	return id, f.ExpiresAt, nil
 }
 
@@ -90,8 +94,19 @@ func (s *Service) CompleteRegistration(ctx context.Context, c Client, flowID, co
 		return "", "", err
 	}
 	// The password is checked before the code so that a weak password
-	// does not burn a good code.
+	// does not burn a good code. Each refusal counts against the flow
+	// instead, so that one flow cannot run the strength check without end.
 	if err := s.checkPassword(password, f.Address); err != nil {
+		n, ferr := s.store.FailFlow(ctx, f.IDHash)
+		if ferr != nil {
+			return "", "", fmt.Errorf("count refused password: %w", ferr)
+		}
+		if n >= s.cfg.Limits.PasswordsPerFlow {
+			if ferr := s.store.FinishFlow(ctx, f.IDHash, s.now()); ferr != nil && !isConflict(ferr) {
+				return "", "", fmt.Errorf("end flow: %w", ferr)
+			}
+			s.log.InfoContext(ctx, "sign-up flow ended after refused passwords")
+		}
 		return "", "", err
 	}
 	if err := s.checkCode(ctx, f, code); err != nil {
@@ -124,7 +139,7 @@ func (s *Service) CompleteRegistration(ctx context.Context, c Client, flowID, co
 		if err := s.recordTx(ctx, tx, c, uid, EventSignUp, "channel="+string(f.Channel)); err != nil {
 			return err
 		}
-		sessionToken, err = s.startSession(ctx, tx, c, uid, "registration")
+		sessionToken, err = s.startSession(ctx, tx, c, uid)
 		return err
 	})
 	if err != nil {

@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/watchword/watchword/internal/password"
 	"github.com/watchword/watchword/internal/token"
@@ -26,6 +29,7 @@ type Service struct {
 	log       *slog.Logger
 	waker     Waker
 	metrics   Metrics
+	sessions  SessionObserver
 	cfg       Config
 }
 
@@ -39,6 +43,10 @@ type Config struct {
 	SessionLifetime time.Duration // a session ends this long after login, used or not
 	StepUpLifetime  time.Duration // privilege after a step-up
 	Limits          Limits
+	// Channels are the channels messages can be delivered on; nil means
+	// both. Addresses on another channel are refused where a message
+	// would go to them, rather than accepted and the message dropped.
+	Channels []Channel
 }
 
 // Limit is at most N events per Window.
@@ -52,11 +60,14 @@ type Limits struct {
 	PasswordPerIdentifier Limit // failed password logins per identifier, known or not
 	PasswordPerIP         Limit // failed password logins per client IP
 	SignUpsPerIP          Limit // sign-ups started per client IP
+	CodeLoginsPerIP       Limit // code logins started per client IP
+	CodeLoginsGlobal      Limit // code logins started in all: bounds what a botnet can make the server send
 	CodeResend            Limit // codes of one purpose to one address (registration, login)
 	CodesPerAddress       Limit // codes to one address over all purposes
 	SignedInCodes         Limit // codes asked for while signed in, per account
 	TOTPPerAccount        Limit // wrong authenticator codes per account
 	TOTPPerFlow           int   // wrong authenticator codes per login flow
+	PasswordsPerFlow      int   // refused passwords per sign-up flow (each costs a strength check)
 }
 
 // DefaultConfig returns the contract's defaults.
@@ -72,11 +83,14 @@ func DefaultConfig() Config {
 			PasswordPerIdentifier: Limit{10, 15 * time.Minute},
 			PasswordPerIP:         Limit{100, 15 * time.Minute},
 			SignUpsPerIP:          Limit{20, time.Hour},
+			CodeLoginsPerIP:       Limit{30, time.Hour},
+			CodeLoginsGlobal:      Limit{20_000, time.Hour},
 			CodeResend:            Limit{1, 60 * time.Second},
 			CodesPerAddress:       Limit{5, time.Hour},
 			SignedInCodes:         Limit{5, 10 * time.Minute},
 			TOTPPerAccount:        Limit{10, 15 * time.Minute},
 			TOTPPerFlow:           5,
+			PasswordsPerFlow:      10,
 		},
 	}
 }
@@ -105,13 +119,15 @@ type Deps struct {
 	Limiter   Limiter
 	Passwords *password.Hasher
 	Policy    password.Policy
-	// TokenKey keys the hashes of tokens, flow ids and codes.
-	TokenKey []byte
-	Random   io.Reader
-	Now      func() time.Time
-	Log      *slog.Logger
-	Waker    Waker   // may be nil
-	Metrics  Metrics // may be nil
+	// TokenKeys key the hashes of tokens, flow ids and codes: the first
+	// hashes, all of them are recognized (secret-key rotation).
+	TokenKeys [][]byte
+	Random    io.Reader
+	Now       func() time.Time
+	Log       *slog.Logger
+	Waker     Waker           // may be nil
+	Metrics   Metrics         // may be nil
+	Sessions  SessionObserver // may be nil
 }
 
 // New returns a Service.
@@ -130,16 +146,22 @@ func New(d Deps, cfg Config) *Service {
 	if cfg.Limits == (Limits{}) {
 		cfg.Limits = def.Limits
 	}
+	if len(cfg.Channels) == 0 {
+		cfg.Channels = []Channel{ChannelEmail, ChannelPhone}
+	}
 	s := &Service{
 		store: d.Store, limiter: d.Limiter, passwords: d.Passwords, policy: d.Policy,
-		hasher: token.NewHasher(d.TokenKey), random: d.Random, now: d.Now, log: d.Log,
-		waker: d.Waker, metrics: d.Metrics, cfg: cfg,
+		hasher: token.NewHasher(d.TokenKeys[0], d.TokenKeys[1:]...), random: d.Random, now: d.Now, log: d.Log,
+		waker: d.Waker, metrics: d.Metrics, sessions: d.Sessions, cfg: cfg,
 	}
 	if s.waker == nil {
 		s.waker = nopWaker{}
 	}
 	if s.metrics == nil {
 		s.metrics = nopMetrics{}
+	}
+	if s.sessions == nil {
+		s.sessions = nopSessionObserver{}
 	}
 	return s
 }
@@ -160,10 +182,50 @@ func (nopMetrics) Login(string, string)  {}
 func (nopMetrics) MessageQueued(Channel) {}
 
 // Client describes who is calling: recorded with security events and
-// sessions, and used for per-IP limits.
+// sessions, and used for per-IP limits. UserAgent is whatever the client
+// sent; it is made valid UTF-8 and cut to a bounded size before it is
+// stored (see storedText).
 type Client struct {
 	IP        string
 	UserAgent string
+}
+
+// maxUserAgent is the most of a User-Agent that is stored, in bytes.
+const maxUserAgent = 256
+
+// storedText makes s fit to store: invalid UTF-8 is replaced with U+FFFD
+// and NUL bytes are dropped (PostgreSQL refuses both in TEXT, which would
+// turn a login into an error and lose its security event), then it is cut
+// to at most max bytes at a character boundary, never inside a character.
+func storedText(s string, max int) string {
+	s = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
+	if len(s) <= max {
+		return s
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut]
+}
+
+// ipLimitKey is the key of per-IP limits: the address for IPv4, and the
+// /64 network for IPv6, since one subscriber usually holds a whole /64 and
+// could otherwise step around a limit by changing the host bits.
+func ipLimitKey(ip string) string {
+	addr, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	addr = addr.Unmap()
+	if addr.Is4() {
+		return addr.String()
+	}
+	p, err := addr.Prefix(64)
+	if err != nil {
+		return ip
+	}
+	return p.String()
 }
 
 // take applies one rate limit. A limiter failure refuses the request with
@@ -193,26 +255,19 @@ func (s *Service) undo(ctx context.Context, key string, l Limit) {
 // cannot be written must not hide the outcome from the user, and the
 // events that matter most are written inside the transaction they describe.
 func (s *Service) record(ctx context.Context, tx Tx, c Client, uid string, kind EventKind, detail string) {
-	e := &Event{UID: uid, Kind: kind, IP: c.IP, UserAgent: truncate(c.UserAgent, 256), Detail: detail, CreatedAt: s.now()}
-	if err := tx.RecordEvent(ctx, e); err != nil {
+	if err := s.recordTx(ctx, tx, c, uid, kind, detail); err != nil {
 		s.log.ErrorContext(ctx, "record security event", "kind", kind, "uid", uid, "err", err)
 	}
 }
 
 // recordTx appends a security event inside a transaction; its error aborts it.
 func (s *Service) recordTx(ctx context.Context, tx Tx, c Client, uid string, kind EventKind, detail string) error {
-	e := &Event{UID: uid, Kind: kind, IP: c.IP, UserAgent: truncate(c.UserAgent, 256), Detail: detail, CreatedAt: s.now()}
+	e := &Event{UID: uid, Kind: kind, IP: storedText(c.IP, 64), UserAgent: storedText(c.UserAgent, maxUserAgent),
+		Detail: detail, CreatedAt: s.now()}
 	if err := tx.RecordEvent(ctx, e); err != nil {
 		return fmt.Errorf("record %s: %w", kind, err)
 	}
 	return nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n]
 }
 
 // newID returns a random id of n bytes and its keyed hash under label.
@@ -224,8 +279,8 @@ func (s *Service) newID(label string, n int) (id string, hash []byte, err error)
 	return id, s.hasher.Hash(label, id), nil
 }
 
-// enqueue stores messages in the outbox within tx. The worker is woken by
-// the caller once tx has committed.
+// enqueue stores messages in the outbox within tx; once tx commits, the
+// worker is woken and the messages are counted.
 func (s *Service) enqueue(ctx context.Context, tx Tx, msgs ...*Message) error {
 	for _, m := range msgs {
 		m.CreatedAt = s.now()
@@ -233,7 +288,10 @@ func (s *Service) enqueue(ctx context.Context, tx Tx, msgs ...*Message) error {
 		if err := tx.EnqueueMessage(ctx, m); err != nil {
 			return fmt.Errorf("enqueue message: %w", err)
 		}
-		s.metrics.MessageQueued(m.Channel)
+		tx.AfterCommit(func() { s.metrics.MessageQueued(m.Channel) })
+	}
+	if len(msgs) > 0 {
+		tx.AfterCommit(s.waker.Wake)
 	}
 	return nil
 }

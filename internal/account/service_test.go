@@ -121,7 +121,7 @@ func (e *env) restart() *account.Service {
 		Limiter:   limiter{ratelimit.NewMemory(e.clock.Now)},
 		Passwords: password.NewHasher(password.Params{Memory: 64, Time: 1, Threads: 1}),
 		Policy:    password.DefaultPolicy,
-		TokenKey:  bytes.Repeat([]byte{9}, 32),
+		TokenKeys: [][]byte{bytes.Repeat([]byte{9}, 32)},
 		Random:    rand.Reader,
 		Now:       e.clock.Now,
 		Log:       slog.New(slog.DiscardHandler),
@@ -688,9 +688,9 @@ func TestStepUp(t *testing.T) {
 	t.Run("unverified channel", func(t *testing.T) {
 		e := newEnv(t)
 		_, tok := e.signUp("alice@example.com")
-		for _, ch := range []string{"phone", "pigeon"} {
+		for _, ch := range []account.Channel{"phone", "pigeon"} {
 			_, err := e.svc.StartStepUp(context.Background(), client, e.session(tok), ch)
-			wantCode(t, "step-up through "+ch, err, account.CodeInvalidRequest)
+			wantCode(t, "step-up through "+string(ch), err, account.CodeInvalidRequest)
 		}
 	})
 }
@@ -955,7 +955,7 @@ func TestLimiterDownFailsClosed(t *testing.T) {
 		Limiter:   limiter{ratelimit.NewRedis(dead, "closed:")},
 		Passwords: password.NewHasher(password.Params{Memory: 64, Time: 1, Threads: 1}),
 		Policy:    password.DefaultPolicy,
-		TokenKey:  bytes.Repeat([]byte{9}, 32),
+		TokenKeys: [][]byte{bytes.Repeat([]byte{9}, 32)},
 		Random:    rand.Reader,
 		Now:       e.clock.Now,
 		Log:       slog.New(slog.DiscardHandler),

@@ -6,13 +6,36 @@ import (
 	"time"
 )
 
+// Every change to a session goes through this file: creating, touching,
+// granting privilege, ending one, ending all or all others. Each registers
+// SessionsChanged to run after its transaction commits, which is the one
+// place a session cache has to invalidate.
+
 // touchEvery is how stale last-seen may get before a request updates it:
 // it keeps the session look-up free of writes on most requests.
 const touchEvery = time.Minute
 
+// SessionObserver is told, after commit, that sessions of uid changed or
+// ended; ids names them. A session cache drops them.
+type SessionObserver interface {
+	SessionsChanged(uid string, ids []string)
+}
+
+type nopSessionObserver struct{}
+
+func (nopSessionObserver) SessionsChanged(string, []string) {}
+
+// sessionsChanged tells the observer once tx commits.
+func (s *Service) sessionsChanged(tx Tx, uid string, ids ...string) {
+	if len(ids) == 0 {
+		return
+	}
+	tx.AfterCommit(func() { s.sessions.SessionsChanged(uid, ids) })
+}
+
 // startSession creates a session for uid inside tx and returns its bearer
 // token: 256 random bits, of which only a keyed hash is stored.
-func (s *Service) startSession(ctx context.Context, tx Tx, c Client, uid, method string) (string, error) {
+func (s *Service) startSession(ctx context.Context, tx Tx, c Client, uid string) (string, error) {
 	tok, hash, err := s.newID("session", 32)
 	if err != nil {
 		return "", err
@@ -24,7 +47,7 @@ func (s *Service) startSession(ctx context.Context, tx Tx, c Client, uid, method
 	now := s.now()
 	sess := &Session{
 		ID: pub, TokenHash: hash, UID: uid, CreatedAt: now, LastSeenAt: now,
-		ExpiresAt: now.Add(s.cfg.SessionLifetime), IP: c.IP, UserAgent: truncate(c.UserAgent, 256),
+		ExpiresAt: now.Add(s.cfg.SessionLifetime), IP: storedText(c.IP, 64), UserAgent: storedText(c.UserAgent, maxUserAgent),
 	}
 	if err := tx.CreateSession(ctx, sess); err != nil {
 		return "", fmt.Errorf("create session: %w", err)
@@ -32,24 +55,71 @@ func (s *Service) startSession(ctx context.Context, tx Tx, c Client, uid, method
 	return tok, nil
 }
 
+// endSession ends one session of uid. ErrNoRows when uid has no such session.
+func (s *Service) endSession(ctx context.Context, tx Tx, uid, id string) error {
+	if err := tx.DeleteSession(ctx, uid, id); err != nil {
+		return err
+	}
+	s.sessionsChanged(tx, uid, id)
+	return nil
+}
+
+// revokeSessions is what a change of credentials (password, verified
+// email or phone, authenticator) does to sessions: it bumps the
+// credentials version first, so that a login in flight, verified against
+// the old credentials, can no longer create a session, and then ends
+// every session of uid but keep (all of them when keep is nil).
+func (s *Service) revokeSessions(ctx context.Context, tx Tx, uid string, keep *Session) error {
+	if err := tx.BumpCredentials(ctx, uid); err != nil {
+		return fmt.Errorf("bump credentials: %w", err)
+	}
+	keepID := ""
+	if keep != nil {
+		keepID = keep.ID
+	}
+	ended, err := tx.DeleteUserSessions(ctx, uid, keepID)
+	if err != nil {
+		return fmt.Errorf("end sessions: %w", err)
+	}
+	s.sessionsChanged(tx, uid, ended...)
+	return nil
+}
+
+// grantPrivilege marks sess stepped up until then.
+func (s *Service) grantPrivilege(ctx context.Context, tx Tx, sess *Session, until time.Time) error {
+	if err := tx.SetSessionPrivilege(ctx, sess.ID, until); err != nil {
+		return fmt.Errorf("set privilege: %w", err)
+	}
+	s.sessionsChanged(tx, sess.UID, sess.ID)
+	return nil
+}
+
 // Authenticate returns the live session of a bearer token. Sessions past
-// their idle or absolute lifetime are deleted and refused.
+// their idle or absolute lifetime are deleted and refused. A token hashed
+// under an earlier secret key (before a rotation) is still found.
 //
 // Errors: CodeUnauthenticated.
 func (s *Service) Authenticate(ctx context.Context, tok string) (*Session, error) {
 	if tok == "" || len(tok) > 128 {
 		return nil, ErrUnauthenticated
 	}
-	sess, err := s.store.SessionByTokenHash(ctx, s.hasher.Hash("session", tok))
-	if isNoRows(err) {
-		return nil, ErrUnauthenticated
+	var sess *Session
+	for _, hash := range s.hasher.Hashes("session", tok) {
+		var err error
+		sess, err = s.store.SessionByTokenHash(ctx, hash)
+		if err == nil {
+			break
+		}
+		if !isNoRows(err) {
+			return nil, fmt.Errorf("authenticate: %w", err)
+		}
 	}
-	if err != nil {
-		return nil, fmt.Errorf("authenticate: %w", err)
+	if sess == nil {
+		return nil, ErrUnauthenticated
 	}
 	now := s.now()
 	if !now.Before(sess.ExpiresAt) || now.Sub(sess.LastSeenAt) >= s.cfg.SessionIdle {
-		if err := s.store.DeleteSession(ctx, sess.UID, sess.ID); err != nil && !isNoRows(err) {
+		if err := s.endSession(ctx, s.store, sess.UID, sess.ID); err != nil && !isNoRows(err) {
 			return nil, fmt.Errorf("end expired session: %w", err)
 		}
 		return nil, ErrUnauthenticated
@@ -59,6 +129,7 @@ func (s *Service) Authenticate(ctx context.Context, tok string) (*Session, error
 			return nil, fmt.Errorf("touch session: %w", err)
 		}
 		sess.LastSeenAt = now
+		s.sessionsChanged(s.store, sess.UID, sess.ID)
 	}
 	return sess, nil
 }
@@ -72,7 +143,7 @@ func (s *Service) Me(ctx context.Context, sess *Session) (*User, bool, error) {
 		}
 		return nil, false, fmt.Errorf("me: %w", err)
 	}
-	_, err = s.store.TOTP(ctx, u.UID, false)
+	_, err = s.store.ActiveTOTP(ctx, u.UID)
 	if err != nil && !isNoRows(err) {
 		return nil, false, fmt.Errorf("me: %w", err)
 	}
@@ -82,11 +153,43 @@ func (s *Service) Me(ctx context.Context, sess *Session) (*User, bool, error) {
 // Logout ends the session.
 func (s *Service) Logout(ctx context.Context, c Client, sess *Session) error {
 	return s.store.Atomic(ctx, func(tx Tx) error {
-		if err := tx.DeleteSession(ctx, sess.UID, sess.ID); err != nil && !isNoRows(err) {
+		if err := s.endSession(ctx, tx, sess.UID, sess.ID); err != nil && !isNoRows(err) {
 			return fmt.Errorf("logout: %w", err)
 		}
 		return s.recordTx(ctx, tx, c, sess.UID, EventLogout, "")
 	})
+}
+
+// EndSession ends one session of the account (possibly the current one).
+//
+// Errors: CodeNotFound.
+func (s *Service) EndSession(ctx context.Context, c Client, sess *Session, id string) error {
+	return s.store.Atomic(ctx, func(tx Tx) error {
+		err := s.endSession(ctx, tx, sess.UID, id)
+		if isNoRows(err) {
+			return Errorf(CodeNotFound, "No such session.")
+		}
+		if err != nil {
+			return fmt.Errorf("end session: %w", err)
+		}
+		return s.recordTx(ctx, tx, c, sess.UID, EventSessionRevoked, "session="+id)
+	})
+}
+
+// Sessions returns the live sessions of the account, newest first.
+func (s *Service) Sessions(ctx context.Context, sess *Session) ([]*Session, error) {
+	all, err := s.store.ListSessions(ctx, sess.UID)
+	if err != nil {
+		return nil, fmt.Errorf("list sessions: %w", err)
+	}
+	now := s.now()
+	live := all[:0]
+	for _, x := range all {
+		if now.Before(x.ExpiresAt) && now.Sub(x.LastSeenAt) < s.cfg.SessionIdle {
+			live = append(live, x)
+		}
+	}
+	return live, nil
 }
 
 // Privileged reports whether the session stepped up recently enough for a

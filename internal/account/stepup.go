@@ -3,30 +3,26 @@ package account
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 )
 
 // StartStepUp sends a step-up code to a verified channel of the session's
 // account. Codes asked for while signed in are limited per account.
 //
-// Errors: CodeInvalidRequest (channel unknown or not verified),
+// Errors: CodeInvalidRequest (channel not verified or not deliverable),
 // CodeRateLimited.
-func (s *Service) StartStepUp(ctx context.Context, c Client, sess *Session, channel string) (flowID string, err error) {
+func (s *Service) StartStepUp(ctx context.Context, c Client, sess *Session, ch Channel) (flowID string, err error) {
 	u, err := s.store.UserByUID(ctx, sess.UID)
 	if err != nil {
 		return "", fmt.Errorf("step-up: %w", err)
 	}
-	ch := Channel(channel)
-	var addr string
-	switch {
-	case ch == ChannelEmail && u.Email != "" && u.EmailVerified:
-		addr = u.Email
-	case ch == ChannelPhone && u.Phone != "" && u.PhoneVerified:
-		addr = u.Phone
-	case ch == ChannelEmail || ch == ChannelPhone:
-		return "", Errorf(CodeInvalidRequest, "Your %s is not verified; verify your identity through a verified channel.", channel)
-	default:
-		return "", Errorf(CodeInvalidRequest, `Field "channel" must be "email" or "phone".`)
+	addr, verified := contactOf(u, ch)
+	if addr == "" || !verified {
+		return "", Errorf(CodeInvalidRequest, "Your %s is not verified; verify your identity through a verified channel.", ch)
+	}
+	if !slices.Contains(s.cfg.Channels, ch) {
+		return "", Errorf(CodeInvalidRequest, "This service cannot send a code to your %s; choose another channel.", ch)
 	}
 	return s.startSignedInCode(ctx, sess, PurposeStepUp, ch, addr, nil)
 }
@@ -61,7 +57,6 @@ func (s *Service) startSignedInCode(ctx context.Context, sess *Session, p Purpos
 	if err != nil {
 		return "", fmt.Errorf("send %s code: %w", p, err)
 	}
-	s.waker.Wake()
 	return id, nil
 }
 
@@ -91,7 +86,7 @@ func (s *Service) CompleteStepUp(ctx context.Context, c Client, sess *Session, f
 	if err != nil {
 		return time.Time{}, err
 	}
-	auth, err := s.store.TOTP(ctx, sess.UID, false)
+	auth, err := s.store.ActiveTOTP(ctx, sess.UID)
 	if err != nil && !isNoRows(err) {
 		return time.Time{}, fmt.Errorf("step-up: %w", err)
 	}
@@ -108,8 +103,8 @@ func (s *Service) CompleteStepUp(ctx context.Context, c Client, sess *Session, f
 		if err := s.consumeCode(ctx, tx, f); err != nil {
 			return err
 		}
-		if err := tx.SetSessionPrivilege(ctx, sess.ID, until); err != nil {
-			return fmt.Errorf("set privilege: %w", err)
+		if err := s.grantPrivilege(ctx, tx, sess, until); err != nil {
+			return err
 		}
 		detail := "channel=" + string(f.Channel)
 		if hasTOTP {
@@ -121,7 +116,7 @@ func (s *Service) CompleteStepUp(ctx context.Context, c Client, sess *Session, f
 		// The second factor is checked, limited and spent exactly as at
 		// login; a recovery code works too, so a user who lost the phone
 		// can still step up and remove the authenticator.
-		err = s.withSecondFactor(ctx, c, auth, totpCode, grant)
+		err = s.withSecondFactor(ctx, c, auth, allFactors, totpCode, grant)
 	} else {
 		err = s.store.Atomic(ctx, grant)
 	}

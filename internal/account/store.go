@@ -5,23 +5,20 @@ import (
 	"time"
 )
 
-// Store is the persistence the service needs. Every method of Tx is also
-// available outside a transaction (each call then commits by itself).
+// The store interfaces below are what this package needs from
+// persistence, each small and named for what it keeps. A transaction (Tx)
+// composes them; another package with data of its own (review cases,
+// evidence) declares its own interfaces and a transaction type that embeds
+// Tx, so its use cases still commit once with the account's writes.
 //
-// Errors: look-ups, and writes to a row that does not exist, return an
-// error wrapping ErrNoRows; writes refused by a uniqueness constraint
-// (duplicate ids included) or by a conditional update return an error
-// wrapping ErrConflict. An ErrConflict inside Atomic leaves the
+// Errors, for every method: look-ups, and writes to a row that does not
+// exist, return an error wrapping ErrNoRows; writes refused by a uniqueness
+// constraint (duplicate ids included) or by a conditional update return an
+// error wrapping ErrConflict. An ErrConflict inside Atomic leaves the
 // transaction usable: the caller may still write and commit.
-type Store interface {
-	Tx
-	// Atomic runs fn in one transaction: everything fn writes commits
-	// together or not at all. An error from fn rolls back and is returned.
-	Atomic(ctx context.Context, fn func(tx Tx) error) error
-}
 
-// Tx is the set of reads and writes a use case composes atomically.
-type Tx interface {
+// Users keeps accounts and their credentials.
+type Users interface {
 	// CreateUser inserts u. ErrConflict when u.UID exists or a verified
 	// email or phone of u is verified on another account.
 	CreateUser(ctx context.Context, u *User) error
@@ -39,17 +36,38 @@ type Tx interface {
 	SetVerifiedPhone(ctx context.Context, uid, phone string) error
 	// SetPasswordHash replaces the user's password hash.
 	SetPasswordHash(ctx context.Context, uid, hash string) error
+	// RehashPassword replaces the hash only while it is still oldHash, so
+	// an upgrade of the hash parameters never writes an old password over
+	// a new one. ErrConflict when the hash changed meanwhile.
+	RehashPassword(ctx context.Context, uid, oldHash, newHash string) error
+	// BumpCredentials increments the user's credentials version; see
+	// User.CredVersion.
+	BumpCredentials(ctx context.Context, uid string) error
+	// CheckCredentials succeeds only while the user's credentials version
+	// is still version. Inside a transaction it also locks the row until
+	// commit, so a concurrent BumpCredentials is ordered before or after
+	// the caller's writes, never between them. ErrConflict otherwise.
+	CheckCredentials(ctx context.Context, uid string, version int64) error
 	// GrantRole gives uid the role (idempotent); RevokeRoles removes all roles.
 	GrantRole(ctx context.Context, uid, role string) error
 	RevokeRoles(ctx context.Context, uid string) error
+}
 
+// Flows keeps the short-lived records of multi-step actions.
+type Flows interface {
 	// CreateFlow inserts f.
 	CreateFlow(ctx context.Context, f *Flow) error
 	// FlowByIDHash returns the flow, finished or not, expired or not.
 	FlowByIDHash(ctx context.Context, idHash []byte) (*Flow, error)
 	// FinishFlow marks the flow done. ErrConflict when it already was.
 	FinishFlow(ctx context.Context, idHash []byte, now time.Time) error
+	// FailFlow counts one failure (a wrong second factor, a refused
+	// password) against the flow and returns the new count.
+	FailFlow(ctx context.Context, idHash []byte) (int, error)
+}
 
+// Codes keeps one-time codes.
+type Codes interface {
 	// PutCode stores c, replacing any code of the same purpose and address.
 	PutCode(ctx context.Context, c *OneTimeCode) error
 	// CodeFor returns the code of that purpose and address.
@@ -61,11 +79,11 @@ type Tx interface {
 	// unused, has fewer than maxAttempts wrong tries and has not expired at
 	// now. ErrConflict otherwise: this is what makes a code single use.
 	ConsumeCode(ctx context.Context, purpose Purpose, addressKey string, flowIDHash []byte, maxAttempts int, now time.Time) error
+}
 
-	// FailFlow counts one wrong second-factor try against the flow and
-	// returns the new count.
-	FailFlow(ctx context.Context, idHash []byte) (int, error)
-
+// Sessions keeps signed-in devices. The Service changes them only through
+// the functions of session.go, the one place a session cache invalidates.
+type Sessions interface {
 	// CreateSession inserts s.
 	CreateSession(ctx context.Context, s *Session) error
 	// SessionByTokenHash returns the session with that token hash.
@@ -78,24 +96,27 @@ type Tx interface {
 	ListSessions(ctx context.Context, uid string) ([]*Session, error)
 	// DeleteSession ends one session of uid. ErrNoRows when uid has no such session.
 	DeleteSession(ctx context.Context, uid, id string) error
-	// DeleteUserSessions ends every session of uid and returns how many.
-	DeleteUserSessions(ctx context.Context, uid string) (int, error)
-	// DeleteExpired removes sessions, flows and codes that ended before now,
-	// and used TOTP steps too old to match again.
-	DeleteExpired(ctx context.Context, now time.Time) error
+	// DeleteUserSessions ends every session of uid but keep (none when
+	// keep is empty) and returns the ids it ended.
+	DeleteUserSessions(ctx context.Context, uid, keep string) ([]string, error)
+}
 
-	// PutPendingTOTP stores a new unconfirmed authenticator for a.UID,
-	// replacing any earlier pending one; an active one is left alone.
-	PutPendingTOTP(ctx context.Context, a *Authenticator) error
-	// TOTP returns the user's active (pending false) or pending authenticator.
-	TOTP(ctx context.Context, uid string, pending bool) (*Authenticator, error)
-	// ActivateTOTP turns the pending authenticator into the active one,
+// TOTPBindings keeps authenticator apps and their recovery codes.
+type TOTPBindings interface {
+	// PutPendingTOTP stores a new unconfirmed binding for b.UID, replacing
+	// any earlier pending one; an active one is left alone.
+	PutPendingTOTP(ctx context.Context, b *TOTPBinding) error
+	// ActiveTOTP returns the user's confirmed binding.
+	ActiveTOTP(ctx context.Context, uid string) (*TOTPBinding, error)
+	// PendingTOTP returns the user's unconfirmed binding.
+	PendingTOTP(ctx context.Context, uid string) (*TOTPBinding, error)
+	// ActivateTOTP turns the pending binding into the active one,
 	// replacing any earlier active one, with the learned clock offset.
 	// ErrNoRows when nothing is pending.
 	ActivateTOTP(ctx context.Context, uid string, offsetSteps int, now time.Time) error
-	// SetTOTPOffset updates the learned clock offset of the active authenticator.
+	// SetTOTPOffset updates the learned clock offset of the active binding.
 	SetTOTPOffset(ctx context.Context, uid string, offsetSteps int) error
-	// DeleteTOTP removes the user's authenticators and recovery codes.
+	// DeleteTOTP removes the user's bindings and recovery codes.
 	DeleteTOTP(ctx context.Context, uid string) error
 	// UseTOTPStep records that the code of time step was accepted for uid.
 	// ErrConflict when it already was: this is what makes a TOTP code one-time.
@@ -107,12 +128,46 @@ type Tx interface {
 	UseRecoveryCode(ctx context.Context, uid string, hash []byte, now time.Time) error
 	// CountRecoveryCodes returns how many unused recovery codes uid has.
 	CountRecoveryCodes(ctx context.Context, uid string) (int, error)
+}
 
+// Outbox is the durable queue of messages; a worker delivers them.
+type Outbox interface {
 	// EnqueueMessage stores m in the durable outbox and sets m.ID.
 	EnqueueMessage(ctx context.Context, m *Message) error
+}
 
+// SecurityLog is the append-only log of security events.
+type SecurityLog interface {
 	// RecordEvent appends e to the security log and sets e.ID.
 	RecordEvent(ctx context.Context, e *Event) error
 	// ListEvents returns the user's newest events, at most limit.
 	ListEvents(ctx context.Context, uid string, limit int) ([]*Event, error)
+}
+
+// Tx is what a use case of this package composes atomically.
+type Tx interface {
+	Users
+	Flows
+	Codes
+	Sessions
+	TOTPBindings
+	Outbox
+	SecurityLog
+	// AfterCommit runs fn once the transaction has committed, and never
+	// if it rolls back: waking the delivery worker, metrics and cache
+	// invalidation are registered here by the use case, not remembered by
+	// its caller. Outside a transaction fn runs at once.
+	AfterCommit(fn func())
+}
+
+// Store is the persistence of the Service. Every method of Tx is also
+// available outside a transaction (each call then commits by itself).
+type Store interface {
+	Tx
+	// Atomic runs fn in one transaction: everything fn writes commits
+	// together or not at all. An error from fn rolls back and is returned.
+	Atomic(ctx context.Context, fn func(tx Tx) error) error
+	// DeleteExpired removes sessions, flows and codes that ended before
+	// now, and used TOTP steps too old to match again.
+	DeleteExpired(ctx context.Context, now time.Time) error
 }

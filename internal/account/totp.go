@@ -3,6 +3,7 @@ package account
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -43,7 +44,7 @@ func (s *Service) BeginTOTP(ctx context.Context, c Client, sess *Session) (*Bind
 	if err != nil {
 		return nil, err
 	}
-	a := &Authenticator{UID: u.UID, Secret: secret, CreatedAt: s.now()}
+	a := &TOTPBinding{UID: u.UID, Secret: secret, CreatedAt: s.now()}
 	if err := s.store.PutPendingTOTP(ctx, a); err != nil {
 		return nil, fmt.Errorf("begin totp: %w", err)
 	}
@@ -89,8 +90,8 @@ func (s *Service) PendingTOTPQR(ctx context.Context, sess *Session) ([]byte, err
 var errNoPendingTOTP = Errorf(CodeNotFound, "No authenticator is waiting for confirmation. Press connect to get a new key.")
 
 // pendingTOTP returns the live pending binding; it lives as long as a code.
-func (s *Service) pendingTOTP(ctx context.Context, uid string) (*Authenticator, error) {
-	p, err := s.store.TOTP(ctx, uid, true)
+func (s *Service) pendingTOTP(ctx context.Context, uid string) (*TOTPBinding, error) {
+	p, err := s.store.PendingTOTP(ctx, uid)
 	if isNoRows(err) || (err == nil && !s.now().Before(p.CreatedAt.Add(s.cfg.CodeTTL))) {
 		return nil, errNoPendingTOTP
 	}
@@ -154,20 +155,18 @@ func (s *Service) ConfirmTOTP(ctx context.Context, c Client, sess *Session, code
 		if err := tx.ReplaceRecoveryCodes(ctx, sess.UID, hashes, now); err != nil {
 			return fmt.Errorf("store recovery codes: %w", err)
 		}
-		if err := s.endOtherSessions(ctx, tx, sess); err != nil {
+		if err := s.revokeSessions(ctx, tx, sess.UID, sess); err != nil {
 			return err
 		}
 		if err := s.recordTx(ctx, tx, c, sess.UID, EventTOTPEnabled, fmt.Sprintf("offset_steps=%d", m.Offset)); err != nil {
 			return err
 		}
-		return s.enqueue(ctx, tx, s.noticesTo(u, "authenticator connected",
-			"An authenticator app was connected to your account. It is now needed to sign in and for security changes. Your other sessions were signed out.")...)
+		return s.enqueue(ctx, tx, s.noticesTo(u, NoticeTOTPEnabled)...)
 	})
 	if err != nil {
 		return nil, err
 	}
 	s.undo(ctx, limitKey, s.cfg.Limits.TOTPPerAccount)
-	s.waker.Wake()
 	return &Confirmation{RecoveryCodes: codes, ClockOffsetSeconds: m.Offset * int(totp.Period/time.Second)}, nil
 }
 
@@ -181,7 +180,7 @@ func (s *Service) DisableTOTP(ctx context.Context, c Client, sess *Session, code
 	if err := s.requirePrivilege(sess); err != nil {
 		return err
 	}
-	auth, err := s.store.TOTP(ctx, sess.UID, false)
+	auth, err := s.store.ActiveTOTP(ctx, sess.UID)
 	if isNoRows(err) {
 		return Errorf(CodeNotFound, "No authenticator is connected.")
 	}
@@ -192,23 +191,21 @@ func (s *Service) DisableTOTP(ctx context.Context, c Client, sess *Session, code
 	if err != nil {
 		return fmt.Errorf("disable totp: %w", err)
 	}
-	err = s.withSecondFactor(ctx, c, auth, code, func(tx Tx) error {
+	err = s.withSecondFactor(ctx, c, auth, allFactors, code, func(tx Tx) error {
 		if err := tx.DeleteTOTP(ctx, sess.UID); err != nil {
 			return fmt.Errorf("delete totp: %w", err)
 		}
-		if err := s.endOtherSessions(ctx, tx, sess); err != nil {
+		if err := s.revokeSessions(ctx, tx, sess.UID, sess); err != nil {
 			return err
 		}
 		if err := s.recordTx(ctx, tx, c, sess.UID, EventTOTPDisabled, "by=user"); err != nil {
 			return err
 		}
-		return s.enqueue(ctx, tx, s.noticesTo(u, "authenticator removed",
-			"The authenticator app was removed from your account. Your other sessions were signed out.")...)
+		return s.enqueue(ctx, tx, s.noticesTo(u, NoticeTOTPDisabled)...)
 	})
 	if err != nil {
 		return err
 	}
-	s.waker.Wake()
 	return nil
 }
 
@@ -225,14 +222,27 @@ func (s *Service) CompleteTOTPLogin(ctx context.Context, c Client, flowID, code 
 	if err != nil {
 		return "", err
 	}
-	auth, err := s.store.TOTP(ctx, f.UID, false)
+	auth, err := s.store.ActiveTOTP(ctx, f.UID)
 	if isNoRows(err) {
 		return "", ErrFlowNotFound // unbound meanwhile: start again
 	}
 	if err != nil {
 		return "", fmt.Errorf("totp login: %w", err)
 	}
-	err = s.withSecondFactor(ctx, c, auth, code, func(tx Tx) error {
+	factors := f.Factors
+	if len(factors) == 0 {
+		factors = allFactors // a flow stored before flows named their factors
+	}
+	err = s.withSecondFactor(ctx, c, auth, factors, code, func(tx Tx) error {
+		// The credentials the first factor was checked against must still
+		// be current: a password or authenticator change since then sends
+		// the user back to the start.
+		if err := tx.CheckCredentials(ctx, f.UID, f.CredVersion); err != nil {
+			if isConflict(err) {
+				return ErrFlowNotFound
+			}
+			return fmt.Errorf("check credentials: %w", err)
+		}
 		if err := tx.FinishFlow(ctx, f.IDHash, s.now()); err != nil {
 			if isConflict(err) {
 				return ErrFlowNotFound
@@ -242,7 +252,7 @@ func (s *Service) CompleteTOTPLogin(ctx context.Context, c Client, flowID, code 
 		if err := s.recordTx(ctx, tx, c, f.UID, EventLogin, "method="+f.Method+"+totp"); err != nil {
 			return err
 		}
-		tok, err = s.startSession(ctx, tx, c, f.UID, f.Method+"+totp")
+		tok, err = s.startSession(ctx, tx, c, f.UID)
 		return err
 	})
 	if err != nil && (ErrorCode(err) == CodeInvalidTOTP || ErrorCode(err) == CodeClockDrift) {
@@ -260,10 +270,14 @@ func (s *Service) CompleteTOTPLogin(ctx context.Context, c Client, flowID, code 
 
 var errInvalidTOTP = Errorf(CodeInvalidTOTP, "The authenticator code is wrong or was already used.")
 
-// withSecondFactor verifies code (a TOTP code, or else a recovery code)
-// for auth and runs fn in the transaction that spends it, so a code is
-// never accepted twice even by concurrent requests.
-func (s *Service) withSecondFactor(ctx context.Context, c Client, auth *Authenticator, code string, fn func(Tx) error) error {
+// allFactors are the second factors of an authenticator binding.
+var allFactors = []Factor{FactorTOTP, FactorRecoveryCode}
+
+// withSecondFactor verifies code (a TOTP code, or else a recovery code),
+// if its factor is among allowed, for auth and runs fn in the transaction
+// that spends it, so a code is never accepted twice even by concurrent
+// requests.
+func (s *Service) withSecondFactor(ctx context.Context, c Client, auth *TOTPBinding, allowed []Factor, code string, fn func(Tx) error) error {
 	limitKey := "totp:account:" + auth.UID
 	if err := s.take(ctx, limitKey, s.cfg.Limits.TOTPPerAccount); err != nil {
 		return err
@@ -271,7 +285,15 @@ func (s *Service) withSecondFactor(ctx context.Context, c Client, auth *Authenti
 	code = strings.TrimSpace(code)
 	var spend func(Tx) error
 	var usedRecovery bool
+	factor := FactorRecoveryCode
 	if len(code) == totp.Digits {
+		factor = FactorTOTP
+	}
+	if !slices.Contains(allowed, factor) {
+		s.record(ctx, s.store, c, auth.UID, EventTOTPFailed, "reason=factor_not_allowed factor="+string(factor))
+		return errInvalidTOTP
+	}
+	if factor == FactorTOTP {
 		m, err := s.checkTOTP(ctx, c, auth, code)
 		if err != nil {
 			return err
@@ -281,7 +303,9 @@ func (s *Service) withSecondFactor(ctx context.Context, c Client, auth *Authenti
 				return err
 			}
 			if m.Offset != auth.OffsetSteps {
-				// Follow a phone clock that drifts slowly (RFC 6238 §6).
+				// Follow a phone clock that drifts slowly (RFC 6238 §6);
+				// checkTOTP never matches past the bound, so neither does
+				// the learned offset.
 				return tx.SetTOTPOffset(ctx, auth.UID, m.Offset)
 			}
 			return nil
@@ -294,11 +318,14 @@ func (s *Service) withSecondFactor(ctx context.Context, c Client, auth *Authenti
 		}
 		usedRecovery = true
 		spend = func(tx Tx) error {
-			err := tx.UseRecoveryCode(ctx, auth.UID, s.hasher.Hash("recovery", auth.UID, norm), s.now())
-			if isConflict(err) || isNoRows(err) {
-				return errInvalidTOTP
+			// Codes hashed under a key from before a rotation still work.
+			for _, hash := range s.hasher.Hashes("recovery", auth.UID, norm) {
+				err := tx.UseRecoveryCode(ctx, auth.UID, hash, s.now())
+				if err == nil || !(isConflict(err) || isNoRows(err)) {
+					return err
+				}
 			}
-			return err
+			return errInvalidTOTP
 		}
 	}
 	var u *User // the recipient of the notice that a recovery code was used
@@ -316,8 +343,7 @@ func (s *Service) withSecondFactor(ctx context.Context, c Client, auth *Authenti
 			if err := s.recordTx(ctx, tx, c, auth.UID, EventRecoveryUsed, ""); err != nil {
 				return err
 			}
-			if err := s.enqueue(ctx, tx, s.noticesTo(u, "recovery code used",
-				"A recovery code of your account was used. If this was not you, change your password at once.")...); err != nil {
+			if err := s.enqueue(ctx, tx, s.noticesTo(u, NoticeRecoveryUsed)...); err != nil {
 				return err
 			}
 		}
@@ -330,18 +356,18 @@ func (s *Service) withSecondFactor(ctx context.Context, c Client, auth *Authenti
 		return err
 	}
 	s.undo(ctx, limitKey, s.cfg.Limits.TOTPPerAccount)
-	if usedRecovery {
-		s.waker.Wake()
-	}
 	return nil
 }
 
 // checkTOTP verifies a code around the learned offset. A code that only
 // matches further off (up to five minutes) is refused with CodeClockDrift
 // and a message that names the offset, so the user can fix the clock.
-func (s *Service) checkTOTP(ctx context.Context, c Client, auth *Authenticator, code string) (totp.Match, error) {
+func (s *Service) checkTOTP(ctx context.Context, c Client, auth *TOTPBinding, code string) (totp.Match, error) {
 	now := s.now()
-	if m, ok := totp.Verify(auth.Secret, code, now, auth.OffsetSteps, totpWindow); ok {
+	// The window around the learned offset never reaches past the five
+	// minutes the contract allows: a phone clock that keeps drifting
+	// would otherwise walk the offset one step per login without bound.
+	if m, ok := totp.Verify(auth.Secret, code, now, auth.OffsetSteps, totpWindow); ok && abs(m.Offset) <= totp.MaxDriftSteps {
 		return m, nil
 	}
 	// A phone whose clock was fixed, as clock_drift tells the user to do,
@@ -386,21 +412,11 @@ func (s *Service) useTOTPStep(ctx context.Context, tx Tx, uid string, step int64
 	return nil
 }
 
-// endOtherSessions ends every session of the account but sess.
-func (s *Service) endOtherSessions(ctx context.Context, tx Tx, sess *Session) error {
-	all, err := tx.ListSessions(ctx, sess.UID)
-	if err != nil {
-		return fmt.Errorf("list sessions: %w", err)
+func abs(n int) int {
+	if n < 0 {
+		return -n
 	}
-	for _, x := range all {
-		if x.ID == sess.ID {
-			continue
-		}
-		if err := tx.DeleteSession(ctx, sess.UID, x.ID); err != nil && !isNoRows(err) {
-			return fmt.Errorf("end session: %w", err)
-		}
-	}
-	return nil
+	return n
 }
 
 // recoveryAlphabet has no look-alike characters (0/o, 1/l/i) and letters,

@@ -21,8 +21,13 @@ type User struct {
 	Phone         string // E.164
 	PhoneVerified bool
 	PasswordHash  string // PHC string; empty when no password is set
-	CreatedAt     time.Time
-	Roles         []string
+	// CredVersion grows with every change of password, verified email or
+	// phone, or authenticator. A login finishes only against the version it
+	// verified (Users.CheckCredentials), so a login in flight during such a
+	// change gets no session.
+	CredVersion int64
+	CreatedAt   time.Time
+	Roles       []string
 }
 
 // Purpose says what a one-time code or a flow is for. Codes are bound to a
@@ -49,9 +54,13 @@ type Flow struct {
 	Address   string  // the normalized address a code went to (or would have)
 	SessionID string  // for flows started while signed in: the session that owns it
 	Method    string  // PurposeLoginMFA: how the first factor was proved ("password", "code")
-	CreatedAt time.Time
-	ExpiresAt time.Time
-	DoneAt    *time.Time
+	// PurposeLoginMFA: the second factors that may finish the login, and
+	// the credentials version the first factor was checked against.
+	Factors     []Factor
+	CredVersion int64
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+	DoneAt      *time.Time
 }
 
 // OneTimeCode is a live code. Only a keyed hash of the code is stored. A
@@ -127,9 +136,19 @@ const (
 	EventRoleRevoked     EventKind = "role_revoked"
 )
 
-// Authenticator is a TOTP binding. The secret is plaintext here; stores
-// keep it encrypted at rest.
-type Authenticator struct {
+// Factor is a second factor that can finish a login.
+type Factor string
+
+// The second factors. Passkeys will be one more.
+const (
+	FactorTOTP         Factor = "totp"
+	FactorRecoveryCode Factor = "recovery_code"
+)
+
+// TOTPBinding is an authenticator app bound to an account: pending until
+// the user confirms it with a code, then active. The secret is plaintext
+// here; stores keep it encrypted at rest.
+type TOTPBinding struct {
 	UID         string
 	Secret      []byte
 	OffsetSteps int // learned clock offset of the user's phone, in 30 s steps

@@ -6,9 +6,12 @@ import (
 	"errors"
 	"net/mail"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/nyaruka/phonenumbers"
+	"golang.org/x/net/idna"
+	"golang.org/x/text/unicode/norm"
 )
 
 // Errors returned for input that is not a usable address.
@@ -17,12 +20,27 @@ var (
 	ErrInvalidPhone = errors.New("not a valid phone number in international format")
 )
 
-// Email returns the normalized form of an email address (trimmed, domain
-// lower-cased) and its key: the fully case-folded form used for
-// uniqueness and look-ups, since addresses compare case-insensitively.
+// Email returns the normalized form of an email address and its key, the
+// form that uniqueness and look-ups use.
+//
+// Two spellings share a key only when they reach the same mailbox for all
+// practical purposes:
+//   - the local part is put in Unicode NFC (a composed "é" and "e" plus a
+//     combining accent are one character) and its key folds ASCII case only
+//     (A-Z to a-z). Unicode case folding is not used: it maps the Kelvin
+//     sign K (U+212A) to "k" and the long s ſ (U+017F) to "s", so a
+//     look-alike spelling would find another person's account, while no
+//     mail system delivers those spellings to the ASCII mailbox;
+//   - the domain goes through IDNA (UTS #46, the mapping browsers and mail
+//     servers apply to host names), so "BÜCHER.de", "bücher.de" and
+//     "xn--bcher-kva.de" are one domain, as DNS says they are.
+//
+// Addresses with control or invisible formatting characters (zero-width
+// joiners, bidirectional overrides) are refused: they exist only to make
+// two addresses look alike.
 func Email(s string) (addr, key string, err error) {
 	s = strings.TrimSpace(s)
-	if s == "" || len(s) > 254 || !utf8.ValidString(s) {
+	if s == "" || len(s) > 254 || !utf8.ValidString(s) || hasInvisible(s) {
 		return "", "", ErrInvalidEmail
 	}
 	parsed, err := mail.ParseAddress(s)
@@ -31,16 +49,54 @@ func Email(s string) (addr, key string, err error) {
 		return "", "", ErrInvalidEmail
 	}
 	at := strings.LastIndexByte(s, '@')
-	local, domain := s[:at], strings.ToLower(s[at+1:])
-	if local == "" || len(local) > 64 || !validDomain(domain) {
+	local := norm.NFC.String(s[:at])
+	domain, ok := canonicalDomain(s[at+1:])
+	if local == "" || len(local) > 64 || !ok {
 		return "", "", ErrInvalidEmail
 	}
 	addr = local + "@" + domain
-	return addr, strings.ToLower(addr), nil
+	return addr, EmailKey(addr), nil
 }
 
-// validDomain accepts a DNS name with at least two labels; IP literals and
-// single-label hosts are not addresses users sign up with.
+// EmailKey folds ASCII case of an address that Email already normalized.
+// It is the one folding used everywhere an email is compared.
+func EmailKey(addr string) string {
+	return strings.Map(func(r rune) rune {
+		if 'A' <= r && r <= 'Z' {
+			return r + ('a' - 'A')
+		}
+		return r
+	}, addr)
+}
+
+// hasInvisible reports whether s has a control character or an invisible
+// formatting character (Unicode category Cc or Cf).
+func hasInvisible(s string) bool {
+	for _, r := range s {
+		if unicode.Is(unicode.Cc, r) || unicode.Is(unicode.Cf, r) {
+			return true
+		}
+	}
+	return false
+}
+
+// canonicalDomain maps a domain through IDNA's lookup profile and returns
+// its Unicode form (lower case, as the mapping leaves it). It accepts a DNS
+// name with at least two labels; IP literals and single-label hosts are not
+// addresses users sign up with.
+func canonicalDomain(d string) (string, bool) {
+	ascii, err := idna.Lookup.ToASCII(d)
+	if err != nil || !validDomain(ascii) {
+		return "", false
+	}
+	uni, err := idna.Lookup.ToUnicode(ascii)
+	if err != nil {
+		return "", false
+	}
+	return uni, true
+}
+
+// validDomain checks the ASCII (A-label) form of a domain.
 func validDomain(d string) bool {
 	labels := strings.Split(d, ".")
 	if len(labels) < 2 || len(d) > 253 {
@@ -51,7 +107,7 @@ func validDomain(d string) bool {
 			return false
 		}
 		for _, c := range l {
-			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c > 127) {
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
 				return false
 			}
 		}

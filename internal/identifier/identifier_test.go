@@ -83,7 +83,8 @@ func TestParse(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	for _, s := range []string{"a@b.co", "+8613800138000", "0086 138", "x@[::1]", "\x00@\xff"} {
+	for _, s := range []string{"a@b.co", "+8613800138000", "0086 138", "x@[::1]", "\x00@\xff",
+		"\u212Aate@example.com", "jose\u0301@B\u00dcCHER.de", "a@xn--bcher-kva.de", "ka\u200dte@example.com"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -96,5 +97,90 @@ func FuzzParse(f *testing.F) {
 		if err != nil || k2 != kind || a2 != addr || key2 != key {
 			t.Fatalf("%q -> %q, then %q %v", s, addr, a2, err)
 		}
+		if kind == identifier.KindEmail && key != identifier.EmailKey(addr) {
+			t.Fatalf("%q: key %q is not the ASCII folding of %q", s, key, addr)
+		}
 	})
+}
+
+// TestEmailLookAlikes checks the folding rule: spellings share a key only
+// when they reach the same mailbox. Unicode characters whose case folding
+// lands on ASCII letters must not find the ASCII address's account.
+func TestEmailLookAlikes(t *testing.T) {
+	_, ascii, err := identifier.Email("kate.smith@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	distinct := []struct{ name, in string }{
+		{"long s U+017F", "kate.\u017Fmith@example.com"},
+		{"fullwidth k U+FF4B", "\uFF4Bate.smith@example.com"},
+		{"Cyrillic a U+0430", "k\u0430te.smith@example.com"},
+		{"Greek omicron U+03BF in a name", "kate.smith\u03BF@example.com"},
+		{"dotted capital I U+0130", "kate.sm\u0130th@example.com"},
+		{"Angstrom sign U+212B", "\u212Bkate.smith@example.com"},
+		{"Kelvin sign U+212A after a letter", "\u00e5\u212Aate.smith@example.com"},
+		{"mathematical bold k U+1D424", "\U0001D424ate.smith@example.com"},
+	}
+	for _, tc := range distinct {
+		t.Run(tc.name, func(t *testing.T) {
+			_, key, err := identifier.Email(tc.in)
+			if err == nil && key == ascii {
+				t.Fatalf("%q has the key %q of the ASCII address", tc.in, key)
+			}
+		})
+	}
+	// Canonically equivalent spellings are one string (Unicode NFC, as RFC
+	// 6530 asks of internationalized addresses): the Kelvin sign is the
+	// letter K. The address then holds the ASCII letter, so nothing is ever
+	// sent to the look-alike spelling.
+	same := []struct{ name, in string }{
+		{"ASCII upper case", "KATE.Smith@EXAMPLE.com"},
+		{"Kelvin sign U+212A (canonically K)", "\u212Aate.smith@example.com"},
+		{"fullwidth domain (IDNA maps it)", "kate.smith@\uFF45xample.com"},
+	}
+	for _, tc := range same {
+		t.Run(tc.name, func(t *testing.T) {
+			addr, key, err := identifier.Email(tc.in)
+			if err != nil || key != ascii {
+				t.Fatalf("Email(%q) key = %q, %v; want %q", tc.in, key, err, ascii)
+			}
+			for _, r := range addr {
+				if r > 127 {
+					t.Fatalf("Email(%q) = %q keeps a non-ASCII character", tc.in, addr)
+				}
+			}
+		})
+	}
+	// In a domain the Kelvin sign is the letter k: IDNA maps it, and DNS
+	// resolves both spellings to the same host.
+	_, a, _ := identifier.Email("kate@kite.com")
+	if _, b, err := identifier.Email("kate@\u212Aite.com"); err != nil || a != b {
+		t.Fatalf("Kelvin sign in the domain: key %q, %v; want %q", b, err, a)
+	}
+}
+
+func TestEmailNormalization(t *testing.T) {
+	for _, tc := range []struct {
+		name, in, addr, key string
+		ok                  bool
+	}{
+		{"NFD local part is composed", "jose\u0301@example.com", "jos\u00e9@example.com", "jos\u00e9@example.com", true},
+		{"non-ASCII case is kept apart", "J\u00d6RG@example.com", "J\u00d6RG@example.com", "j\u00d6rg@example.com", true},
+		{"IDN domain in Unicode", "a@B\u00dcCHER.de", "a@b\u00fccher.de", "a@b\u00fccher.de", true},
+		{"IDN domain as A-label", "a@xn--bcher-kva.de", "a@b\u00fccher.de", "a@b\u00fccher.de", true},
+		{"zero-width joiner", "ka\u200dte@example.com", "", "", false},
+		{"right-to-left override", "kate\u202e@example.com", "", "", false},
+		{"zero-width space in domain", "kate@exam\u200bple.com", "", "", false},
+		{"soft hyphen", "ka\u00adte@example.com", "", "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			addr, key, err := identifier.Email(tc.in)
+			if (err == nil) != tc.ok {
+				t.Fatalf("err = %v, want ok=%v", err, tc.ok)
+			}
+			if addr != tc.addr || key != tc.key {
+				t.Fatalf("got %q %q, want %q %q", addr, key, tc.addr, tc.key)
+			}
+		})
+	}
 }

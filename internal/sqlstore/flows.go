@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"strings"
 	"time"
 
 	"github.com/watchword/watchword/internal/account"
@@ -11,10 +12,10 @@ import (
 // CreateFlow inserts f. ErrConflict when a flow with that ID hash exists.
 func (s *store) CreateFlow(ctx context.Context, f *account.Flow) error {
 	n, err := s.execAffected(ctx, `INSERT INTO flows
-		(id_hash, purpose, uid, channel, address, session_id, method, failures, created_at, expires_at, done_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		(id_hash, purpose, uid, channel, address, session_id, method, factors, cred_version, failures, created_at, expires_at, done_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?) ON CONFLICT DO NOTHING`,
 		f.IDHash, string(f.Purpose), f.UID, string(f.Channel), f.Address, f.SessionID, f.Method,
-		micros(f.CreatedAt), micros(f.ExpiresAt), nullMicros(f.DoneAt))
+		joinFactors(f.Factors), f.CredVersion, micros(f.CreatedAt), micros(f.ExpiresAt), nullMicros(f.DoneAt))
 	if err != nil {
 		return fail("create flow", err)
 	}
@@ -27,18 +28,38 @@ func (s *store) CreateFlow(ctx context.Context, f *account.Flow) error {
 // FlowByIDHash returns the flow, finished or not, expired or not.
 func (s *store) FlowByIDHash(ctx context.Context, idHash []byte) (*account.Flow, error) {
 	var f account.Flow
-	var purpose, channel string
+	var purpose, channel, factors string
 	var created, expires int64
 	var done sql.NullInt64
-	err := s.queryRow(ctx, `SELECT id_hash, purpose, uid, channel, address, session_id, method, created_at, expires_at, done_at
-		FROM flows WHERE id_hash = ?`, idHash).Scan(
-		&f.IDHash, &purpose, &f.UID, &channel, &f.Address, &f.SessionID, &f.Method, &created, &expires, &done)
+	err := s.queryRow(ctx, `SELECT id_hash, purpose, uid, channel, address, session_id, method, factors, cred_version,
+		created_at, expires_at, done_at FROM flows WHERE id_hash = ?`, idHash).Scan(
+		&f.IDHash, &purpose, &f.UID, &channel, &f.Address, &f.SessionID, &f.Method, &factors, &f.CredVersion,
+		&created, &expires, &done)
 	if err != nil {
 		return nil, fail("flow by id hash", err)
 	}
-	f.Purpose, f.Channel = account.Purpose(purpose), account.Channel(channel)
+	f.Purpose, f.Channel, f.Factors = account.Purpose(purpose), account.Channel(channel), splitFactors(factors)
 	f.CreatedAt, f.ExpiresAt, f.DoneAt = fromMicros(created), fromMicros(expires), fromNullMicros(done)
 	return &f, nil
+}
+
+func joinFactors(fs []account.Factor) string {
+	parts := make([]string, len(fs))
+	for i, f := range fs {
+		parts[i] = string(f)
+	}
+	return strings.Join(parts, ",")
+}
+
+func splitFactors(s string) []account.Factor {
+	if s == "" {
+		return nil
+	}
+	var fs []account.Factor
+	for _, p := range strings.Split(s, ",") {
+		fs = append(fs, account.Factor(p))
+	}
+	return fs
 }
 
 // FinishFlow marks the flow done. ErrConflict when it already was;

@@ -112,13 +112,26 @@ func (s *store) DeleteSession(ctx context.Context, uid, id string) error {
 	return nil
 }
 
-// DeleteUserSessions ends every session of uid and returns how many.
-func (s *store) DeleteUserSessions(ctx context.Context, uid string) (int, error) {
-	n, err := s.execAffected(ctx, `DELETE FROM sessions WHERE uid = ?`, uid)
+// DeleteUserSessions ends every session of uid but keep (none when keep
+// is empty) and returns the ids it ended.
+func (s *store) DeleteUserSessions(ctx context.Context, uid, keep string) ([]string, error) {
+	rows, err := s.query(ctx, `DELETE FROM sessions WHERE uid = ? AND id <> ? RETURNING id`, uid, keep)
 	if err != nil {
-		return 0, fail("delete user sessions", err)
+		return nil, fail("delete user sessions", err)
 	}
-	return int(n), nil
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fail("delete user sessions", err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fail("delete user sessions", err)
+	}
+	return ids, nil
 }
 
 // DeleteExpired removes sessions, flows and codes that expired before now,

@@ -183,7 +183,8 @@ func (db *DB) Atomic(ctx context.Context, fn func(tx account.Tx) error) error {
 	}
 	ended := false
 	defer rollbackUnlessEnded(sqlTx, &ended)
-	err = fn(db.store.inTx(sqlTx))
+	tx := db.store.inTx(sqlTx)
+	err = fn(tx)
 	ended = true
 	if err != nil {
 		sqlTx.Rollback()
@@ -192,7 +193,19 @@ func (db *DB) Atomic(ctx context.Context, fn func(tx account.Tx) error) error {
 	if err := sqlTx.Commit(); err != nil {
 		return fmt.Errorf("sqlstore: commit: %w", err)
 	}
+	for _, hook := range *tx.afterCommit {
+		hook()
+	}
 	return nil
+}
+
+// AfterCommit runs fn once the transaction commits; outside one, at once.
+func (s *store) AfterCommit(fn func()) {
+	if s.afterCommit == nil {
+		fn()
+		return
+	}
+	*s.afterCommit = append(*s.afterCommit, fn)
 }
 
 // rollbackUnlessEnded rolls tx back when the function that deferred it is
@@ -221,6 +234,9 @@ type store struct {
 	pool    *sql.DB
 	dialect dialect
 	sealer  Sealer
+	// afterCommit collects the hooks of a transaction begun by Atomic;
+	// nil outside one.
+	afterCommit *[]func()
 }
 
 var _ account.Tx = (*store)(nil)
@@ -229,6 +245,7 @@ var _ account.Tx = (*store)(nil)
 func (s *store) inTx(tx *sql.Tx) *store {
 	c := *s
 	c.q, c.tx = tx, tx
+	c.afterCommit = new([]func())
 	return &c
 }
 

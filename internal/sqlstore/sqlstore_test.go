@@ -237,7 +237,7 @@ func TestEncryptionAtRest(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if err := db.PutPendingTOTP(ctx, &account.Authenticator{UID: "alice", Secret: []byte(secret), CreatedAt: time.Now()}); err != nil {
+		if err := db.PutPendingTOTP(ctx, &account.TOTPBinding{UID: "alice", Secret: []byte(secret), CreatedAt: time.Now()}); err != nil {
 			t.Fatal(err)
 		}
 		m := &account.Message{Channel: account.ChannelEmail, To: "alice@example.com", Subject: subject,
@@ -288,10 +288,10 @@ func TestEncryptionAtRest(t *testing.T) {
 		if _, err := raw.ExecContext(ctx, db.Rebind("INSERT INTO totp_authenticators (uid, pending, secret_sealed, offset_steps, created_at) VALUES ('mallory', TRUE, ?, 0, 0)"), sealedSecret); err != nil {
 			t.Fatal(err)
 		}
-		if a, err := db.TOTP(ctx, "mallory", true); err == nil || errors.Is(err, account.ErrNoRows) {
+		if a, err := db.PendingTOTP(ctx, "mallory"); err == nil || errors.Is(err, account.ErrNoRows) {
 			t.Errorf("TOTP with a secret moved from another user = %v, %v; want a decryption error", a, err)
 		}
-		a, err := db.TOTP(ctx, "alice", true)
+		a, err := db.PendingTOTP(ctx, "alice")
 		if err != nil || string(a.Secret) != secret {
 			t.Errorf("TOTP = %v, %v; want the secret back", a, err)
 		}

@@ -16,7 +16,7 @@ func totpAD(uid string) []byte { return []byte("totp:" + uid) }
 // PutPendingTOTP stores a new unconfirmed authenticator for a.UID,
 // replacing any earlier pending one; an active one is left alone. The
 // secret is sealed before it is stored.
-func (s *store) PutPendingTOTP(ctx context.Context, a *account.Authenticator) error {
+func (s *store) PutPendingTOTP(ctx context.Context, a *account.TOTPBinding) error {
 	sealed, err := s.sealer.Seal(a.Secret, totpAD(a.UID))
 	if err != nil {
 		return fail("put pending totp", err)
@@ -34,10 +34,18 @@ func (s *store) PutPendingTOTP(ctx context.Context, a *account.Authenticator) er
 	return nil
 }
 
-// TOTP returns the user's active (pending false) or pending authenticator,
-// with its secret decrypted.
-func (s *store) TOTP(ctx context.Context, uid string, pending bool) (*account.Authenticator, error) {
-	a := account.Authenticator{UID: uid}
+// ActiveTOTP returns the user's confirmed binding, its secret decrypted.
+func (s *store) ActiveTOTP(ctx context.Context, uid string) (*account.TOTPBinding, error) {
+	return s.totpBinding(ctx, uid, false)
+}
+
+// PendingTOTP returns the user's unconfirmed binding, its secret decrypted.
+func (s *store) PendingTOTP(ctx context.Context, uid string) (*account.TOTPBinding, error) {
+	return s.totpBinding(ctx, uid, true)
+}
+
+func (s *store) totpBinding(ctx context.Context, uid string, pending bool) (*account.TOTPBinding, error) {
+	a := account.TOTPBinding{UID: uid}
 	var sealed []byte
 	var created int64
 	var confirmed sql.NullInt64

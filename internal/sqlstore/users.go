@@ -6,9 +6,10 @@ import (
 	"strings"
 
 	"github.com/watchword/watchword/internal/account"
+	"github.com/watchword/watchword/internal/identifier"
 )
 
-const userColumns = `uid, email, email_key, email_verified, phone, phone_verified, password_hash, created_at`
+const userColumns = `uid, email, email_key, email_verified, phone, phone_verified, password_hash, cred_version, created_at`
 
 // CreateUser inserts u. ErrConflict when u.UID exists or a verified email
 // or phone of u is verified on another account.
@@ -18,8 +19,8 @@ func (s *store) CreateUser(ctx context.Context, u *account.User) error {
 		// both partial unique indexes, and leaves a PostgreSQL
 		// transaction usable; zero rows written means a conflict.
 		n, err := s.execAffected(ctx, `INSERT INTO users (`+userColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-			u.UID, u.Email, u.EmailKey, u.EmailVerified, u.Phone, u.PhoneVerified, u.PasswordHash, micros(u.CreatedAt))
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			u.UID, u.Email, u.EmailKey, u.EmailVerified, u.Phone, u.PhoneVerified, u.PasswordHash, u.CredVersion, micros(u.CreatedAt))
 		if err != nil {
 			return err
 		}
@@ -73,7 +74,7 @@ func (db *DB) FindUser(ctx context.Context, email, phone, uid string) (*account.
 	switch {
 	case email != "":
 		// The same folding the domain applies to make EmailKey.
-		key := strings.ToLower(strings.TrimSpace(email))
+		key := identifier.EmailKey(strings.TrimSpace(email))
 		return db.userWhere(ctx, "find user by email", `email_key = ? ORDER BY email_verified DESC, created_at, uid LIMIT 1`, key)
 	case phone != "":
 		return db.userWhere(ctx, "find user by phone", `phone = ? ORDER BY phone_verified DESC, created_at, uid LIMIT 1`, phone)
@@ -87,7 +88,7 @@ func (s *store) userWhere(ctx context.Context, op, where string, args ...any) (*
 	var u account.User
 	var created int64
 	err := s.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE `+where, args...).Scan(
-		&u.UID, &u.Email, &u.EmailKey, &u.EmailVerified, &u.Phone, &u.PhoneVerified, &u.PasswordHash, &created)
+		&u.UID, &u.Email, &u.EmailKey, &u.EmailVerified, &u.Phone, &u.PhoneVerified, &u.PasswordHash, &u.CredVersion, &created)
 	if err != nil {
 		return nil, fail(op, err)
 	}
@@ -155,6 +156,52 @@ func (s *store) SetPasswordHash(ctx context.Context, uid, hash string) error {
 	}
 	if n == 0 {
 		return noRows("set password hash")
+	}
+	return nil
+}
+
+// RehashPassword replaces the hash only while it is still oldHash: the
+// condition, not a prior read, keeps a login that verified the old
+// password from writing it back over a new one. ErrConflict otherwise.
+func (s *store) RehashPassword(ctx context.Context, uid, oldHash, newHash string) error {
+	n, err := s.execAffected(ctx, `UPDATE users SET password_hash = ? WHERE uid = ? AND password_hash = ?`,
+		newHash, uid, oldHash)
+	if err != nil {
+		return fail("rehash password", err)
+	}
+	if n == 0 {
+		return conflict("rehash password")
+	}
+	return nil
+}
+
+// BumpCredentials increments the credentials version of uid. ErrNoRows
+// when uid does not exist.
+func (s *store) BumpCredentials(ctx context.Context, uid string) error {
+	n, err := s.execAffected(ctx, `UPDATE users SET cred_version = cred_version + 1 WHERE uid = ?`, uid)
+	if err != nil {
+		return fail("bump credentials", err)
+	}
+	if n == 0 {
+		return noRows("bump credentials")
+	}
+	return nil
+}
+
+// CheckCredentials succeeds while uid's credentials version is version.
+// It is an UPDATE that changes nothing rather than a SELECT: on PostgreSQL
+// the UPDATE takes the row lock until commit and, under READ COMMITTED,
+// re-reads the row after waiting for a concurrent writer, so a password
+// change commits wholly before or wholly after the caller's transaction.
+// SQLite transactions here begin IMMEDIATE and never interleave.
+func (s *store) CheckCredentials(ctx context.Context, uid string, version int64) error {
+	n, err := s.execAffected(ctx, `UPDATE users SET cred_version = cred_version WHERE uid = ? AND cred_version = ?`,
+		uid, version)
+	if err != nil {
+		return fail("check credentials", err)
+	}
+	if n == 0 {
+		return conflict("check credentials")
 	}
 	return nil
 }

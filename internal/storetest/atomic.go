@@ -148,19 +148,19 @@ func testAtomic(t *testing.T, x *suite) {
 			return errRollback
 		})
 		wantErr(t, "Atomic rolled back", err, errRollback)
-		got, err := x.s.TOTP(ctx, u.UID, false)
+		got, err := x.s.ActiveTOTP(ctx, u.UID)
 		wantErr(t, "TOTP active", err, nil)
 		if string(got.Secret) != string(old.Secret) {
 			t.Errorf("rolled-back activation replaced the active authenticator")
 		}
-		_, err = x.s.TOTP(ctx, u.UID, true)
+		_, err = x.s.PendingTOTP(ctx, u.UID)
 		wantErr(t, "TOTP pending after rollback", err, nil)
 
 		err = x.s.Atomic(ctx, func(tx account.Tx) error {
 			if err := tx.ActivateTOTP(ctx, u.UID, 1, t0); err != nil {
 				return err
 			}
-			a, err := tx.TOTP(ctx, u.UID, false)
+			a, err := tx.ActiveTOTP(ctx, u.UID)
 			if err != nil {
 				return err
 			}
@@ -170,7 +170,7 @@ func testAtomic(t *testing.T, x *suite) {
 			return tx.UseTOTPStep(ctx, u.UID, 99, t0)
 		})
 		wantErr(t, "Atomic", err, nil)
-		got, err = x.s.TOTP(ctx, u.UID, false)
+		got, err = x.s.ActiveTOTP(ctx, u.UID)
 		wantErr(t, "TOTP active", err, nil)
 		if string(got.Secret) != string(fresh.Secret) || got.OffsetSteps != 1 {
 			t.Errorf("committed activation did not replace the active authenticator")
@@ -183,7 +183,7 @@ func testAtomic(t *testing.T, x *suite) {
 			return nil
 		})
 		wantErr(t, "Atomic", err, nil)
-		_, err = x.s.TOTP(ctx, u.UID, false)
+		_, err = x.s.ActiveTOTP(ctx, u.UID)
 		wantErr(t, "TOTP active after a refused activation", err, nil)
 	})
 }

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -134,10 +135,24 @@ func testDeleteUserSessions(t *testing.T, x *suite) {
 		mine = append(mine, x.createSession(t, u.UID))
 	}
 	theirs := x.createSession(t, v.UID)
-	n, err := x.s.DeleteUserSessions(ctx, u.UID)
+	kept := x.createSession(t, u.UID)
+	ended, err := x.s.DeleteUserSessions(ctx, u.UID, kept.ID)
 	wantErr(t, "DeleteUserSessions", err, nil)
-	if n != 3 {
-		t.Errorf("DeleteUserSessions = %d, want 3", n)
+	var want []string
+	for _, s := range mine {
+		want = append(want, s.ID)
+	}
+	slices.Sort(ended)
+	slices.Sort(want)
+	if !slices.Equal(ended, want) {
+		t.Errorf("DeleteUserSessions ended %v, want %v", ended, want)
+	}
+	_, err = x.s.SessionByTokenHash(ctx, kept.TokenHash)
+	wantErr(t, "SessionByTokenHash of the kept session", err, nil)
+	ended, err = x.s.DeleteUserSessions(ctx, u.UID, "")
+	wantErr(t, "DeleteUserSessions of all", err, nil)
+	if len(ended) != 1 || ended[0] != kept.ID {
+		t.Errorf("DeleteUserSessions of all ended %v, want [%s]", ended, kept.ID)
 	}
 	for _, s := range mine {
 		_, err := x.s.SessionByTokenHash(ctx, s.TokenHash)
@@ -145,10 +160,10 @@ func testDeleteUserSessions(t *testing.T, x *suite) {
 	}
 	_, err = x.s.SessionByTokenHash(ctx, theirs.TokenHash)
 	wantErr(t, "SessionByTokenHash of another user's session", err, nil)
-	n, err = x.s.DeleteUserSessions(ctx, u.UID)
+	ended, err = x.s.DeleteUserSessions(ctx, u.UID, "")
 	wantErr(t, "DeleteUserSessions again", err, nil)
-	if n != 0 {
-		t.Errorf("DeleteUserSessions again = %d, want 0", n)
+	if len(ended) != 0 {
+		t.Errorf("DeleteUserSessions again ended %v, want none", ended)
 	}
 }
 

@@ -1,15 +1,15 @@
 package storetest
 
 import (
-	"fmt"
+	"context"
 	"testing"
 	"time"
 
 	"github.com/watchword/watchword/internal/account"
 )
 
-func (x *suite) authenticator(uid string) *account.Authenticator {
-	return &account.Authenticator{UID: uid, Secret: x.bytes()[:20], OffsetSteps: 0, CreatedAt: t0}
+func (x *suite) authenticator(uid string) *account.TOTPBinding {
+	return &account.TOTPBinding{UID: uid, Secret: x.bytes()[:20], OffsetSteps: 0, CreatedAt: t0}
 }
 
 func testPutPendingTOTP(t *testing.T, x *suite) {
@@ -19,18 +19,20 @@ func testPutPendingTOTP(t *testing.T, x *suite) {
 		a := x.authenticator(u.UID)
 		a.OffsetSteps = -1
 		wantErr(t, "PutPendingTOTP", x.s.PutPendingTOTP(ctx, a), nil)
-		got, err := x.s.TOTP(ctx, u.UID, true)
+		got, err := x.s.PendingTOTP(ctx, u.UID)
 		wantErr(t, "TOTP pending", err, nil)
 		wantEqual(t, "pending authenticator", got, a)
-		_, err = x.s.TOTP(ctx, u.UID, false)
+		_, err = x.s.ActiveTOTP(ctx, u.UID)
 		wantErr(t, "TOTP active", err, account.ErrNoRows)
 	})
 	t.Run("NotFound", func(t *testing.T) {
-		for _, pending := range []bool{true, false} {
-			a, err := x.s.TOTP(ctx, x.uid(), pending)
-			wantErr(t, fmt.Sprintf("TOTP(pending=%v)", pending), err, account.ErrNoRows)
+		for name, get := range map[string]func(context.Context, string) (*account.TOTPBinding, error){
+			"PendingTOTP": x.s.PendingTOTP, "ActiveTOTP": x.s.ActiveTOTP,
+		} {
+			a, err := get(ctx, x.uid())
+			wantErr(t, name, err, account.ErrNoRows)
 			if a != nil {
-				t.Errorf("got authenticator with the error, want nil")
+				t.Errorf("%s: got a binding with the error, want nil", name)
 			}
 		}
 	})
@@ -40,7 +42,7 @@ func testPutPendingTOTP(t *testing.T, x *suite) {
 		b := x.authenticator(u.UID)
 		b.CreatedAt = t0.Add(time.Minute)
 		wantErr(t, "PutPendingTOTP again", x.s.PutPendingTOTP(ctx, b), nil)
-		got, err := x.s.TOTP(ctx, u.UID, true)
+		got, err := x.s.PendingTOTP(ctx, u.UID)
 		wantErr(t, "TOTP pending", err, nil)
 		wantEqual(t, "pending authenticator", got, b)
 	})
@@ -50,7 +52,7 @@ func testPutPendingTOTP(t *testing.T, x *suite) {
 		wantErr(t, "PutPendingTOTP", x.s.PutPendingTOTP(ctx, active), nil)
 		wantErr(t, "ActivateTOTP", x.s.ActivateTOTP(ctx, u.UID, 0, t0), nil)
 		wantErr(t, "PutPendingTOTP", x.s.PutPendingTOTP(ctx, x.authenticator(u.UID)), nil)
-		got, err := x.s.TOTP(ctx, u.UID, false)
+		got, err := x.s.ActiveTOTP(ctx, u.UID)
 		wantErr(t, "TOTP active", err, nil)
 		if string(got.Secret) != string(active.Secret) {
 			t.Errorf("active secret changed by PutPendingTOTP")
@@ -66,11 +68,11 @@ func testActivateTOTP(t *testing.T, x *suite) {
 		wantErr(t, "PutPendingTOTP", x.s.PutPendingTOTP(ctx, a), nil)
 		now := t0.Add(time.Minute)
 		wantErr(t, "ActivateTOTP", x.s.ActivateTOTP(ctx, u.UID, 2, now), nil)
-		got, err := x.s.TOTP(ctx, u.UID, false)
+		got, err := x.s.ActiveTOTP(ctx, u.UID)
 		wantErr(t, "TOTP active", err, nil)
 		a.OffsetSteps, a.ConfirmedAt = 2, &now
 		wantEqual(t, "active authenticator", got, a)
-		_, err = x.s.TOTP(ctx, u.UID, true)
+		_, err = x.s.PendingTOTP(ctx, u.UID)
 		wantErr(t, "TOTP pending after activation", err, account.ErrNoRows)
 	})
 	t.Run("ReplacesActive", func(t *testing.T) {
@@ -80,7 +82,7 @@ func testActivateTOTP(t *testing.T, x *suite) {
 		b := x.authenticator(u.UID)
 		wantErr(t, "PutPendingTOTP", x.s.PutPendingTOTP(ctx, b), nil)
 		wantErr(t, "ActivateTOTP again", x.s.ActivateTOTP(ctx, u.UID, 0, t0.Add(time.Hour)), nil)
-		got, err := x.s.TOTP(ctx, u.UID, false)
+		got, err := x.s.ActiveTOTP(ctx, u.UID)
 		wantErr(t, "TOTP active", err, nil)
 		if string(got.Secret) != string(b.Secret) || got.OffsetSteps != 0 {
 			t.Errorf("active authenticator is not the new one: offset %d", got.OffsetSteps)
@@ -93,7 +95,7 @@ func testActivateTOTP(t *testing.T, x *suite) {
 		wantErr(t, "PutPendingTOTP", x.s.PutPendingTOTP(ctx, a), nil)
 		wantErr(t, "ActivateTOTP", x.s.ActivateTOTP(ctx, u.UID, 0, t0), nil)
 		wantErr(t, "ActivateTOTP again", x.s.ActivateTOTP(ctx, u.UID, 3, t0), account.ErrNoRows)
-		got, err := x.s.TOTP(ctx, u.UID, false)
+		got, err := x.s.ActiveTOTP(ctx, u.UID)
 		wantErr(t, "TOTP active", err, nil)
 		if string(got.Secret) != string(a.Secret) || got.OffsetSteps != 0 {
 			t.Errorf("refused ActivateTOTP changed the active authenticator")
@@ -108,7 +110,7 @@ func testSetTOTPOffset(t *testing.T, x *suite) {
 		wantErr(t, "PutPendingTOTP", x.s.PutPendingTOTP(ctx, x.authenticator(u.UID)), nil)
 		wantErr(t, "ActivateTOTP", x.s.ActivateTOTP(ctx, u.UID, 0, t0), nil)
 		wantErr(t, "SetTOTPOffset", x.s.SetTOTPOffset(ctx, u.UID, -2), nil)
-		got, err := x.s.TOTP(ctx, u.UID, false)
+		got, err := x.s.ActiveTOTP(ctx, u.UID)
 		wantErr(t, "TOTP", err, nil)
 		if got.OffsetSteps != -2 {
 			t.Errorf("OffsetSteps = %d, want -2", got.OffsetSteps)
@@ -118,7 +120,7 @@ func testSetTOTPOffset(t *testing.T, x *suite) {
 		u := x.createUser(t)
 		wantErr(t, "PutPendingTOTP", x.s.PutPendingTOTP(ctx, x.authenticator(u.UID)), nil)
 		wantErr(t, "SetTOTPOffset", x.s.SetTOTPOffset(ctx, u.UID, 1), account.ErrNoRows)
-		got, err := x.s.TOTP(ctx, u.UID, true)
+		got, err := x.s.PendingTOTP(ctx, u.UID)
 		wantErr(t, "TOTP pending", err, nil)
 		if got.OffsetSteps != 0 {
 			t.Errorf("pending OffsetSteps = %d, want 0", got.OffsetSteps)
@@ -136,11 +138,13 @@ func testDeleteTOTP(t *testing.T, x *suite) {
 		wantErr(t, "ReplaceRecoveryCodes", x.s.ReplaceRecoveryCodes(ctx, uid, [][]byte{x.bytes(), x.bytes()}, t0), nil)
 	}
 	wantErr(t, "DeleteTOTP", x.s.DeleteTOTP(ctx, u.UID), nil)
-	for _, pending := range []bool{true, false} {
-		_, err := x.s.TOTP(ctx, u.UID, pending)
-		wantErr(t, fmt.Sprintf("TOTP(pending=%v) after delete", pending), err, account.ErrNoRows)
-		_, err = x.s.TOTP(ctx, v.UID, pending)
-		wantErr(t, fmt.Sprintf("TOTP(pending=%v) of another user", pending), err, nil)
+	for name, get := range map[string]func(context.Context, string) (*account.TOTPBinding, error){
+		"PendingTOTP": x.s.PendingTOTP, "ActiveTOTP": x.s.ActiveTOTP,
+	} {
+		_, err := get(ctx, u.UID)
+		wantErr(t, name+" after delete", err, account.ErrNoRows)
+		_, err = get(ctx, v.UID)
+		wantErr(t, name+" of another user", err, nil)
 	}
 	for uid, want := range map[string]int{u.UID: 0, v.UID: 2} {
 		n, err := x.s.CountRecoveryCodes(ctx, uid)

@@ -50,16 +50,50 @@ func Uint64(r io.Reader) (uint64, error) {
 	return binary.BigEndian.Uint64(buf[:]), nil
 }
 
-// Hasher computes keyed hashes (HMAC-SHA-256).
-type Hasher struct{ key []byte }
+// Hasher computes keyed hashes (HMAC-SHA-256) under a current key and
+// recognizes those made under earlier keys, so that rotating the server's
+// secret key keeps sessions, flows, codes and recovery codes working.
+type Hasher struct{ keys [][]byte }
 
-// NewHasher returns a Hasher with key.
-func NewHasher(key []byte) *Hasher { return &Hasher{key: key} }
+// NewHasher returns a Hasher whose first key is current; the others only
+// serve to recognize hashes made before a rotation. It panics without a key.
+func NewHasher(current []byte, previous ...[]byte) *Hasher {
+	if len(current) == 0 {
+		panic("token: NewHasher without a key")
+	}
+	return &Hasher{keys: append([][]byte{current}, previous...)}
+}
 
-// Hash returns the HMAC of parts. Parts are length-prefixed so that
-// ("ab","c") and ("a","bc") hash differently.
+// Hash returns the HMAC of parts under the current key. Parts are
+// length-prefixed so that ("ab","c") and ("a","bc") hash differently.
 func (h *Hasher) Hash(parts ...string) []byte {
-	m := hmac.New(sha256.New, h.key)
+	return hashWith(h.keys[0], parts)
+}
+
+// Hashes returns the HMAC of parts under every key, the current one first:
+// a look-up tries them in order, so a value hashed before a rotation is
+// still found.
+func (h *Hasher) Hashes(parts ...string) [][]byte {
+	out := make([][]byte, len(h.keys))
+	for i, k := range h.keys {
+		out[i] = hashWith(k, parts)
+	}
+	return out
+}
+
+// Match reports whether sum is the HMAC of parts under any key, comparing
+// in constant time.
+func (h *Hasher) Match(sum []byte, parts ...string) bool {
+	ok := false
+	for _, k := range h.keys {
+		// No early exit: the time does not tell which key matched.
+		ok = Equal(sum, hashWith(k, parts)) || ok
+	}
+	return ok
+}
+
+func hashWith(key []byte, parts []string) []byte {
+	m := hmac.New(sha256.New, key)
 	var n [4]byte
 	for _, p := range parts {
 		binary.BigEndian.PutUint32(n[:], uint32(len(p)))

@@ -73,3 +73,28 @@ func TestHash(t *testing.T) {
 		t.Fatal("hash does not depend on the key")
 	}
 }
+
+// TestHasherRotation: after a rotation (a new current key, the old one
+// kept), hashes made under the old key are still recognized, new ones use
+// the new key, and a removed key is forgotten.
+func TestHasherRotation(t *testing.T) {
+	old := token.NewHasher([]byte("old key"))
+	sum := old.Hash("session", "tok")
+	rotated := token.NewHasher([]byte("new key"), []byte("old key"))
+	if token.Equal(rotated.Hash("session", "tok"), sum) {
+		t.Fatal("the rotated hasher still hashes with the old key")
+	}
+	hashes := rotated.Hashes("session", "tok")
+	if len(hashes) != 2 || !token.Equal(hashes[0], rotated.Hash("session", "tok")) || !token.Equal(hashes[1], sum) {
+		t.Fatalf("Hashes = %x, want the new key's hash then the old key's", hashes)
+	}
+	if !rotated.Match(sum, "session", "tok") || !rotated.Match(rotated.Hash("session", "tok"), "session", "tok") {
+		t.Fatal("Match refuses a hash of a known key")
+	}
+	if rotated.Match(sum, "session", "other") {
+		t.Fatal("Match accepts the hash of other parts")
+	}
+	if token.NewHasher([]byte("new key")).Match(sum, "session", "tok") {
+		t.Fatal("a hasher without the old key accepts its hash")
+	}
+}
