@@ -76,7 +76,7 @@ func (s *Service) LoginPassword(ctx context.Context, c Client, ident, password s
 		s.passwords.VerifyDummy(password)
 		return fail(uid, reason)
 	}
-	ok, err := s.passwords.Verify(u.PasswordHash, password)
+	ok, needsRehash, err := s.passwords.VerifyRehash(u.PasswordHash, password)
 	if err != nil {
 		return res, fmt.Errorf("login: verify password of %s: %w", u.UID, err)
 	}
@@ -85,10 +85,11 @@ func (s *Service) LoginPassword(ctx context.Context, c Client, ident, password s
 	}
 	s.undo(ctx, idKey, s.cfg.Limits.PasswordPerIdentifier)
 	s.undo(ctx, ipKey, s.cfg.Limits.PasswordPerIP)
-	// A hash made with older parameters is upgraded in the transaction that
-	// finishes the login, only while it is still the hash just verified.
+	// A hash made with older parameters (or from an unnormalized password)
+	// is upgraded in the transaction that finishes the login, only while it
+	// is still the hash just verified.
 	var rehash func(Tx) error
-	if s.passwords.NeedsRehash(u.PasswordHash) {
+	if needsRehash {
 		if h, err := s.passwords.Hash(password); err != nil {
 			s.log.WarnContext(ctx, "password rehash failed", "uid", u.UID, "err", err)
 		} else {

@@ -116,12 +116,18 @@ func (e *env) loginPassword(ident, pw string) string {
 // restart returns a new Service over the same database, as after a
 // restart of the process: same token key, fresh in-memory limiter.
 func (e *env) restart() *account.Service {
+	return e.restartWithKeys(bytes.Repeat([]byte{9}, 32))
+}
+
+// restartWithKeys is restart with another key file: the token keys, the
+// current first (a secret-key rotation).
+func (e *env) restartWithKeys(keys ...[]byte) *account.Service {
 	return account.New(account.Deps{
 		Store:     e.db,
 		Limiter:   limiter{ratelimit.NewMemory(e.clock.Now)},
 		Passwords: password.NewHasher(password.Params{Memory: 64, Time: 1, Threads: 1}),
 		Policy:    password.DefaultPolicy,
-		TokenKeys: [][]byte{bytes.Repeat([]byte{9}, 32)},
+		TokenKeys: keys,
 		Random:    rand.Reader,
 		Now:       e.clock.Now,
 		Log:       slog.New(slog.DiscardHandler),

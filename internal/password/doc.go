@@ -11,5 +11,9 @@
 // keeps a login server responsive under load while making each offline guess
 // expensive. Hashes are stored as PHC strings that carry their own
 // parameters, so the cost can be raised later: old hashes still verify and
-// NeedsRehash tells the caller when to upgrade one after a successful login.
+// VerifyRehash tells the caller when to upgrade one after a successful login.
+//
+// Hashing, verifying and the policy all work on the password's Unicode NFC
+// form (Normalize), so a password typed on another keyboard, which may send
+// "é" as "e" plus a combining accent, still matches.
 package password

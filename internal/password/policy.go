@@ -11,9 +11,9 @@ import (
 
 // Policy is the rule set for new passwords, after NIST SP 800-63B: a length
 // range counted in Unicode code points, no composition rules (no "one digit,
-// one symbol"), and a refusal of passwords that are common, breached or
-// easy to guess, as estimated by zxcvbn. A zero field takes its value from
-// DefaultPolicy.
+// one symbol"), and a refusal of passwords that are common (an embedded
+// multilingual list, see isCommon), breached or easy to guess, as
+// estimated by zxcvbn. A zero field takes its value from DefaultPolicy.
 type Policy struct {
 	MinLength int // minimum length in code points
 	MaxLength int // maximum length in code points
@@ -54,28 +54,32 @@ const (
 // name of the site is among the first an attacker tries.
 const productName = "watchword"
 
-// zxcvbnMaxRunes caps the input given to zxcvbn. Its matching grows faster
-// than linearly with length (measured on a dev VM: about 7ms for 100
-// characters, over 100ms for 250), so without a cap anyone could tie up a
-// CPU by posting maximum-length passwords to the sign-up form. A password
-// whose first 100 characters are hard to guess is hard to guess; MaxLength
-// is still enforced on the whole password.
-const zxcvbnMaxRunes = 100
-
 // Check returns nil if password is acceptable and a *Weakness otherwise.
-// The password is judged as given, never trimmed or normalized, and its
-// length is counted in code points.
+// The password is judged in its Normalize form (NFC), the form Hash
+// stores, never trimmed, and its length is counted in code points of that
+// form.
+//
+// The checks, in order: length; context words; the common-password list;
+// zxcvbn.
 //
 // userInputs are words from the user's context: email address, email local
 // part, phone number. The product name is always added. They are given to
 // zxcvbn, and also checked directly: a password in which one of them (4
 // code points or longer, case-insensitive) makes up at least half of the
 // code points is refused.
+//
+// The common-password list (see isCommon) is checked on the whole
+// password, lower-cased. zxcvbn only sees a prefix: at most 64 code
+// points, and as few as 20 for a password dense in digits and symbols
+// (see zxcvbnInput), because its running time grows much faster than the
+// length. The length and the other checks still apply to the whole
+// password.
 func (p Policy) Check(password string, userInputs ...string) error {
 	p = p.withDefaults()
 	if !utf8.ValidString(password) {
 		return &Weakness{Reason: reasonInvalid}
 	}
+	password = Normalize(password)
 	n := utf8.RuneCountInString(password)
 	if n < p.MinLength {
 		return &Weakness{Reason: fmt.Sprintf("Use at least %d characters.", p.MinLength)}
@@ -96,11 +100,15 @@ func (p Policy) Check(password string, userInputs ...string) error {
 		}
 	}
 
+	if isCommon(lower) {
+		return &Weakness{Reason: reasonCommon}
+	}
+
 	zInputs := make([]string, len(inputs))
 	for i, in := range inputs {
 		zInputs[i] = zxcvbnSafe(in)
 	}
-	res := zxcvbn.PasswordStrength(zxcvbnSafe(password), zInputs)
+	res := zxcvbn.PasswordStrength(zxcvbnInput(password), zInputs)
 	if res.Score >= p.MinScore {
 		return nil
 	}
@@ -131,13 +139,13 @@ func (p Policy) withDefaults() Policy {
 	return p
 }
 
-// contextWords returns the lower-cased, trimmed user inputs plus the
-// product name, and adds the local part of anything that looks like an
-// email address.
+// contextWords returns the normalized, lower-cased, trimmed user inputs
+// plus the product name, and adds the local part of anything that looks
+// like an email address.
 func contextWords(userInputs []string) []string {
 	words := []string{productName}
 	for _, in := range userInputs {
-		in = strings.ToLower(strings.TrimSpace(in))
+		in = strings.ToLower(strings.TrimSpace(Normalize(in)))
 		if in == "" {
 			continue
 		}
@@ -154,7 +162,8 @@ func contextWords(userInputs []string) []string {
 var controlRunes = []byte("\x01\x02\x03\x04\x05\x06\x07\x08\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f")
 
 // zxcvbnSafe returns the first zxcvbnMaxRunes code points of s with every
-// non-ASCII code point replaced by one ASCII control character.
+// non-ASCII code point replaced by one ASCII control character, so the
+// result has one byte per code point.
 //
 // github.com/trustelem/zxcvbn v1.0.1 mixes byte and rune indexes when it
 // scores multi-byte text and can report 0 guesses for a long passphrase
