@@ -169,19 +169,12 @@ func (s *Service) loadFlow(ctx context.Context, id string, purposes ...Purpose) 
 	if id == "" || len(id) > 64 {
 		return nil, ErrFlowNotFound
 	}
-	var f *Flow
-	for _, hash := range s.hasher.Hashes("flow", id) {
-		var err error
-		f, err = s.store.FlowByIDHash(ctx, hash)
-		if err == nil {
-			break
-		}
-		if !isNoRows(err) {
-			return nil, fmt.Errorf("load flow: %w", err)
-		}
-	}
-	if f == nil {
+	f, err := findByHash(ctx, s.hasher.Hashes("flow", id), s.store.FlowByIDHash)
+	if isNoRows(err) {
 		return nil, ErrFlowNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load flow: %w", err)
 	}
 	if f.DoneAt != nil || !slices.Contains(purposes, f.Purpose) {
 		return nil, ErrFlowNotFound
@@ -193,6 +186,20 @@ func (s *Service) loadFlow(ctx context.Context, id string, purposes ...Purpose) 
 		return nil, ErrCodeExpired
 	}
 	return f, nil
+}
+
+// findByHash looks a row up by the keyed hash of its id under each key,
+// the current first, so that ids hashed before a key rotation are still
+// found. ErrNoRows when none matches.
+func findByHash[T any](ctx context.Context, hashes [][]byte, find func(context.Context, []byte) (T, error)) (T, error) {
+	var zero T
+	for _, hash := range hashes {
+		row, err := find(ctx, hash)
+		if err == nil || !isNoRows(err) {
+			return row, err
+		}
+	}
+	return zero, ErrNoRows
 }
 
 // isConflict reports whether a write lost to a constraint or a race.

@@ -428,3 +428,41 @@ func TestHostileUserAgentIsStored(t *testing.T) {
 		})
 	}
 }
+
+// FuzzStoredHeaders feeds every value stored from a request header (the
+// User-Agent, and the client IP that X-Forwarded-For can set behind a
+// trusted proxy) through a login and its security event: whatever the
+// bytes, the login answers as usual and what is stored is valid UTF-8
+// without NUL, cut at a character boundary within its limit.
+func FuzzStoredHeaders(f *testing.F) {
+	for _, seed := range []struct{ ua, ip string }{
+		{"Mozilla/5.0", "192.0.2.1"},
+		{"\xff\xfe", "2001:db8::1"},
+		{strings.Repeat("a", 255) + "é", "::ffff:192.0.2.1"},
+		{"nul\x00", "not an ip \xff"},
+		{strings.Repeat("\u4e2d", 100), ""},
+	} {
+		f.Add(seed.ua, seed.ip)
+	}
+	cfg := account.DefaultConfig()
+	cfg.Limits.PasswordPerIdentifier = account.Limit{N: 1 << 30, Window: time.Hour}
+	cfg.Limits.PasswordPerIP = account.Limit{N: 1 << 30, Window: time.Hour}
+	c := &clock{now: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)}
+	svc, db := newService(f, "sqlite:"+f.TempDir()+"/w.db", password.Params{Memory: 64, Time: 1, Threads: 1}, cfg, c.Now, io.Discard)
+	f.Fuzz(func(t *testing.T, ua, ip string) {
+		ctx := context.Background()
+		_, err := svc.LoginPassword(ctx, account.Client{IP: ip, UserAgent: ua}, "nobody@example.com", "wrong password")
+		if account.ErrorCode(err) != account.CodeInvalidCredentials {
+			t.Fatalf("login with user agent %q and ip %q: %v", ua, ip, err)
+		}
+		events, err := db.ListEvents(ctx, "", 1)
+		if err != nil || len(events) != 1 {
+			t.Fatalf("events: %v, %v", events, err)
+		}
+		for _, v := range []string{events[0].UserAgent, events[0].IP} {
+			if !utf8.ValidString(v) || strings.ContainsRune(v, 0) || len(v) > 256 {
+				t.Fatalf("stored %q", v)
+			}
+		}
+	})
+}

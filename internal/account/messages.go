@@ -48,7 +48,8 @@ var englishNotices = map[MessageKey]noticeText{
 	NoticeTOTPEnabled: {"authenticator connected", "An authenticator app was connected to your account. " +
 		"It is now needed to sign in and for security changes. Your other sessions were signed out."},
 	NoticeTOTPDisabled: {"authenticator removed", "The authenticator app was removed from your account. Your other sessions were signed out."},
-	NoticeRecoveryUsed: {"recovery code used", "A recovery code of your account was used. If this was not you, change your password at once."},
+	NoticeRecoveryUsed: {"recovery code used", "A recovery code of your account was used; each code works once. " +
+		"If you still have your authenticator app, turn it off and on again to get new codes."},
 }
 
 // codePurposeText says what a code is for, completing "Use it …".

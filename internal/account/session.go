@@ -103,19 +103,12 @@ func (s *Service) Authenticate(ctx context.Context, tok string) (*Session, error
 	if tok == "" || len(tok) > 128 {
 		return nil, ErrUnauthenticated
 	}
-	var sess *Session
-	for _, hash := range s.hasher.Hashes("session", tok) {
-		var err error
-		sess, err = s.store.SessionByTokenHash(ctx, hash)
-		if err == nil {
-			break
-		}
-		if !isNoRows(err) {
-			return nil, fmt.Errorf("authenticate: %w", err)
-		}
-	}
-	if sess == nil {
+	sess, err := findByHash(ctx, s.hasher.Hashes("session", tok), s.store.SessionByTokenHash)
+	if isNoRows(err) {
 		return nil, ErrUnauthenticated
+	}
+	if err != nil {
+		return nil, fmt.Errorf("authenticate: %w", err)
 	}
 	now := s.now()
 	if !now.Before(sess.ExpiresAt) || now.Sub(sess.LastSeenAt) >= s.cfg.SessionIdle {

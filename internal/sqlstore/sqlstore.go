@@ -177,6 +177,15 @@ func (db *DB) Dialect() string { return string(db.dialect) }
 // commits together or not at all. An error from fn rolls back and is
 // returned as is. tx must not be used after fn returns.
 func (db *DB) Atomic(ctx context.Context, fn func(tx account.Tx) error) error {
+	return AtomicAs(ctx, db, fn)
+}
+
+// AtomicAs is Atomic for a transaction of another type: the Tx of a
+// package that declares its own store interfaces and embeds account.Tx.
+// The one transaction type of this package implements them all, so the
+// use cases of several packages commit together. It panics if T asks for a
+// method this package does not implement, which the first test shows.
+func AtomicAs[T any](ctx context.Context, db *DB, fn func(tx T) error) error {
 	sqlTx, err := db.sql.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlstore: begin: %w", err)
@@ -184,7 +193,7 @@ func (db *DB) Atomic(ctx context.Context, fn func(tx account.Tx) error) error {
 	ended := false
 	defer rollbackUnlessEnded(sqlTx, &ended)
 	tx := db.store.inTx(sqlTx)
-	err = fn(tx)
+	err = fn(any(tx).(T))
 	ended = true
 	if err != nil {
 		sqlTx.Rollback()

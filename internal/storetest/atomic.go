@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/watchword/watchword/internal/account"
@@ -186,4 +187,37 @@ func testAtomic(t *testing.T, x *suite) {
 		_, err = x.s.ActiveTOTP(ctx, u.UID)
 		wantErr(t, "TOTP active after a refused activation", err, nil)
 	})
+}
+
+// testAfterCommit: hooks run once the transaction commits, in order, and
+// never when it rolls back; outside a transaction they run at once.
+func testAfterCommit(t *testing.T, x *suite) {
+	ctx := t.Context()
+	var ran []string
+	err := x.s.Atomic(ctx, func(tx account.Tx) error {
+		tx.AfterCommit(func() { ran = append(ran, "first") })
+		tx.AfterCommit(func() { ran = append(ran, "second") })
+		if len(ran) != 0 {
+			t.Errorf("hooks ran before commit: %v", ran)
+		}
+		return nil
+	})
+	wantErr(t, "Atomic", err, nil)
+	if strings.Join(ran, ",") != "first,second" {
+		t.Errorf("after commit ran %v, want [first second]", ran)
+	}
+	ran = nil
+	boom := errors.New("boom")
+	err = x.s.Atomic(ctx, func(tx account.Tx) error {
+		tx.AfterCommit(func() { ran = append(ran, "rolled back") })
+		return boom
+	})
+	wantErr(t, "Atomic rolled back", err, boom)
+	if len(ran) != 0 {
+		t.Errorf("a hook ran after a rollback: %v", ran)
+	}
+	x.s.AfterCommit(func() { ran = append(ran, "now") })
+	if len(ran) != 1 {
+		t.Errorf("outside a transaction the hook did not run at once")
+	}
 }

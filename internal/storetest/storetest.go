@@ -68,6 +68,8 @@ func Run(t *testing.T, open func(t *testing.T) account.Store) {
 		{"EnqueueMessage", testEnqueueMessage},
 		{"Events", testEvents},
 		{"Atomic", testAtomic},
+		{"AfterCommit", testAfterCommit},
+		{"Credentials", testCredentials},
 	} {
 		t.Run(group.name, func(t *testing.T) { group.fn(t, x) })
 	}

@@ -284,3 +284,42 @@ func testRoles(t *testing.T, x *suite) {
 		wantErr(t, "GrantRole", x.s.GrantRole(ctx, x.uid(), "staff"), account.ErrNoRows)
 	})
 }
+
+// testCredentials: the credentials version guards logins, and a hash
+// upgrade is written only over the hash it verified.
+func testCredentials(t *testing.T, x *suite) {
+	ctx := t.Context()
+	u := x.createUser(t)
+	got, err := x.s.UserByUID(ctx, u.UID)
+	wantErr(t, "UserByUID", err, nil)
+	if got.CredVersion != 0 {
+		t.Errorf("a new user has credentials version %d, want 0", got.CredVersion)
+	}
+	wantErr(t, "CheckCredentials at the version read", x.s.CheckCredentials(ctx, u.UID, 0), nil)
+	wantErr(t, "BumpCredentials", x.s.BumpCredentials(ctx, u.UID), nil)
+	wantErr(t, "CheckCredentials at the old version", x.s.CheckCredentials(ctx, u.UID, 0), account.ErrConflict)
+	wantErr(t, "CheckCredentials at the new version", x.s.CheckCredentials(ctx, u.UID, 1), nil)
+	wantErr(t, "BumpCredentials of nobody", x.s.BumpCredentials(ctx, x.uid()), account.ErrNoRows)
+	wantErr(t, "CheckCredentials of nobody", x.s.CheckCredentials(ctx, x.uid(), 0), account.ErrConflict)
+	got, _ = x.s.UserByUID(ctx, u.UID)
+	if got.CredVersion != 1 {
+		t.Errorf("credentials version %d after one bump, want 1", got.CredVersion)
+	}
+
+	wantErr(t, "RehashPassword over another hash", x.s.RehashPassword(ctx, u.UID, "not the hash", "new"), account.ErrConflict)
+	wantErr(t, "RehashPassword", x.s.RehashPassword(ctx, u.UID, u.PasswordHash, "rehashed"), nil)
+	got, _ = x.s.UserByUID(ctx, u.UID)
+	if got.PasswordHash != "rehashed" || got.CredVersion != 1 {
+		t.Errorf("after rehash: hash %q version %d, want rehashed and 1 (a rehash is no change of credentials)", got.PasswordHash, got.CredVersion)
+	}
+
+	// A login flow keeps its factors and the version it was checked at.
+	f := x.flow(u.UID)
+	f.Purpose, f.Factors, f.CredVersion = account.PurposeLoginMFA, []account.Factor{account.FactorTOTP, account.FactorRecoveryCode}, 7
+	wantErr(t, "CreateFlow", x.s.CreateFlow(ctx, f), nil)
+	back, err := x.s.FlowByIDHash(ctx, f.IDHash)
+	wantErr(t, "FlowByIDHash", err, nil)
+	if back.CredVersion != 7 || len(back.Factors) != 2 || back.Factors[0] != account.FactorTOTP || back.Factors[1] != account.FactorRecoveryCode {
+		t.Errorf("flow read back with factors %v and version %d", back.Factors, back.CredVersion)
+	}
+}
