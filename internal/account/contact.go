@@ -82,6 +82,9 @@ func (s *Service) ConfirmContactChange(ctx context.Context, c Client, sess *Sess
 		if err := s.revokeSessions(ctx, tx, sess.UID, nil); err != nil {
 			return err
 		}
+		if err := s.holdSecurity(ctx, tx, sess.UID); err != nil {
+			return err
+		}
 		old, oldVerified := contactOf(before, ch)
 		kind, set, changed := EventEmailChanged, NoticeEmailSet, NoticeEmailChanged
 		if ch == ChannelPhone {
@@ -139,6 +142,9 @@ func (s *Service) ChangePassword(ctx context.Context, c Client, sess *Session, p
 			return fmt.Errorf("set password: %w", err)
 		}
 		if err := s.revokeSessions(ctx, tx, u.UID, nil); err != nil {
+			return err
+		}
+		if err := s.holdSecurity(ctx, tx, u.UID); err != nil {
 			return err
 		}
 		if err := s.recordTx(ctx, tx, c, u.UID, EventPasswordChanged, ""); err != nil {

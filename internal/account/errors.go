@@ -30,6 +30,10 @@ const (
 	CodeNotFound           Code = "not_found"
 	CodeUnavailable        Code = "unavailable"
 	CodeInternal           Code = "internal"
+	// Uploads and the review workflow.
+	CodeTooLarge             Code = "too_large"
+	CodeUnsupportedMediaType Code = "unsupported_media_type"
+	CodeConflict             Code = "conflict" // the state does not allow it (a decided request, an open one)
 )
 
 // Error is an error that may be shown to the client: its Message never

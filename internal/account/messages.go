@@ -28,6 +28,14 @@ const (
 	NoticeTOTPEnabled     MessageKey = "notice.totp_enabled"
 	NoticeTOTPDisabled    MessageKey = "notice.totp_disabled"
 	NoticeRecoveryUsed    MessageKey = "notice.recovery_code_used"
+	// The lost-authenticator review (package review).
+	NoticeUnbindFiled      MessageKey = "notice.unbind_filed"
+	NoticeUnbindApproved   MessageKey = "notice.unbind_approved"
+	NoticeUnbindApplied    MessageKey = "notice.unbind_applied"
+	NoticeUnbindRejected   MessageKey = "notice.unbind_rejected"
+	NoticeUnbindCancelled  MessageKey = "notice.unbind_cancelled"
+	NoticeIdentityApproved MessageKey = "notice.identity_approved"
+	NoticeIdentityRejected MessageKey = "notice.identity_rejected"
 )
 
 // noticeText is a notice in one language: the subject of the email and
@@ -50,6 +58,20 @@ var englishNotices = map[MessageKey]noticeText{
 	NoticeTOTPDisabled: {"authenticator removed", "The authenticator app was removed from your account. Your other sessions were signed out."},
 	NoticeRecoveryUsed: {"recovery code used", "A recovery code of your account was used; each code works once. " +
 		"If you still have your authenticator app, turn it off and on again to get new codes."},
+	NoticeUnbindFiled: {"request to remove your authenticator", "Someone who signed in with your password asked to remove " +
+		"the authenticator app from your account (request %s). Staff will review it by %s. " +
+		"If this was not you, cancel it now and change your password: %s"},
+	NoticeUnbindApproved: {"authenticator removal approved", "Your request %s to remove the authenticator app was approved. " +
+		"It takes effect on %s; until then you can still cancel it with the link of our first message."},
+	NoticeUnbindApplied: {"authenticator removed", "The authenticator app was removed from your account after review " +
+		"(request %s). All sessions were signed out. Sign in with your password and connect a new authenticator."},
+	NoticeUnbindRejected: {"authenticator removal rejected", "Your request %s to remove the authenticator app was rejected: %s. " +
+		"The authenticator stays connected."},
+	NoticeUnbindCancelled: {"authenticator removal cancelled", "The request %s to remove the authenticator app was cancelled. " +
+		"The authenticator stays connected."},
+	NoticeIdentityApproved: {"identity verified", "Your identity verification was approved."},
+	NoticeIdentityRejected: {"identity verification rejected", "Your identity verification was rejected: %s. " +
+		"You can submit it again in your personal center."},
 }
 
 // codePurposeText says what a code is for, completing "Use it …".

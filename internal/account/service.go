@@ -42,6 +42,7 @@ type Config struct {
 	SessionIdle     time.Duration // a session unused this long ends
 	SessionLifetime time.Duration // a session ends this long after login, used or not
 	StepUpLifetime  time.Duration // privilege after a step-up
+	SecurityHold    time.Duration // how long security_hold_until lasts after a security change
 	Limits          Limits
 	// Channels are the channels messages can be delivered on; nil means
 	// both. Addresses on another channel are refused where a message
@@ -79,6 +80,7 @@ func DefaultConfig() Config {
 		SessionIdle:     30 * time.Minute,
 		SessionLifetime: 12 * time.Hour,
 		StepUpLifetime:  10 * time.Minute,
+		SecurityHold:    24 * time.Hour,
 		Limits: Limits{
 			PasswordPerIdentifier: Limit{10, 15 * time.Minute},
 			PasswordPerIP:         Limit{100, 15 * time.Minute},
@@ -140,6 +142,7 @@ func New(d Deps, cfg Config) *Service {
 	setDefault(&cfg.SessionIdle, def.SessionIdle)
 	setDefault(&cfg.SessionLifetime, def.SessionLifetime)
 	setDefault(&cfg.StepUpLifetime, def.StepUpLifetime)
+	setDefault(&cfg.SecurityHold, def.SecurityHold)
 	if cfg.CodeMaxAttempts == 0 {
 		cfg.CodeMaxAttempts = def.CodeMaxAttempts
 	}

@@ -48,6 +48,8 @@ type Users interface {
 	// commit, so a concurrent BumpCredentials is ordered before or after
 	// the caller's writes, never between them. ErrConflict otherwise.
 	CheckCredentials(ctx context.Context, uid string, version int64) error
+	// SetSecurityHold sets the user's security hold until that time.
+	SetSecurityHold(ctx context.Context, uid string, until time.Time) error
 	// GrantRole gives uid the role (idempotent); RevokeRoles removes all roles.
 	GrantRole(ctx context.Context, uid, role string) error
 	RevokeRoles(ctx context.Context, uid string) error

@@ -198,6 +198,9 @@ func (s *Service) DisableTOTP(ctx context.Context, c Client, sess *Session, code
 		if err := s.revokeSessions(ctx, tx, sess.UID, sess); err != nil {
 			return err
 		}
+		if err := s.holdSecurity(ctx, tx, sess.UID); err != nil {
+			return err
+		}
 		if err := s.recordTx(ctx, tx, c, sess.UID, EventTOTPDisabled, "by=user"); err != nil {
 			return err
 		}

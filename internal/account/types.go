@@ -26,8 +26,12 @@ type User struct {
 	// verified (Users.CheckCredentials), so a login in flight during such a
 	// change gets no session.
 	CredVersion int64
-	CreatedAt   time.Time
-	Roles       []string
+	// SecurityHoldUntil is set after a security change (password, email,
+	// phone, authenticator removed); until then the application in front
+	// may hold withdrawals and similar actions. Nil when never set.
+	SecurityHoldUntil *time.Time
+	CreatedAt         time.Time
+	Roles             []string
 }
 
 // Purpose says what a one-time code or a flow is for. Codes are bound to a
@@ -134,6 +138,15 @@ const (
 	EventRecoveryUsed    EventKind = "recovery_code_used"
 	EventRoleGranted     EventKind = "role_granted"
 	EventRoleRevoked     EventKind = "role_revoked"
+	// The lost-authenticator review (package review).
+	EventIdentitySubmitted EventKind = "identity_verification_submitted"
+	EventIdentityApproved  EventKind = "identity_verification_approved"
+	EventIdentityRejected  EventKind = "identity_verification_rejected"
+	EventUnbindRequested   EventKind = "unbind_requested"
+	EventUnbindCancelled   EventKind = "unbind_cancelled"
+	EventUnbindApproved    EventKind = "unbind_approved"
+	EventUnbindRejected    EventKind = "unbind_rejected"
+	EventUnbindApplied     EventKind = "unbind_applied"
 )
 
 // Factor is a second factor that can finish a login.

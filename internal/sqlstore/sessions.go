@@ -138,7 +138,7 @@ func (s *store) DeleteUserSessions(ctx context.Context, uid, keep string) ([]str
 // in one transaction.
 func (s *store) DeleteExpired(ctx context.Context, now time.Time) error {
 	err := s.atomically(ctx, func(s *store) error {
-		for _, table := range []string{"sessions", "flows", "codes"} {
+		for _, table := range []string{"sessions", "flows", "codes", "unbind_challenges"} {
 			if _, err := s.exec(ctx, `DELETE FROM `+table+` WHERE expires_at < ?`, micros(now)); err != nil {
 				return err
 			}

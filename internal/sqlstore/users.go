@@ -2,14 +2,16 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/watchword/watchword/internal/account"
 	"github.com/watchword/watchword/internal/identifier"
 )
 
-const userColumns = `uid, email, email_key, email_verified, phone, phone_verified, password_hash, cred_version, created_at`
+const userColumns = `uid, email, email_key, email_verified, phone, phone_verified, password_hash, cred_version, security_hold_until, created_at`
 
 // CreateUser inserts u. ErrConflict when u.UID exists or a verified email
 // or phone of u is verified on another account.
@@ -19,8 +21,9 @@ func (s *store) CreateUser(ctx context.Context, u *account.User) error {
 		// both partial unique indexes, and leaves a PostgreSQL
 		// transaction usable; zero rows written means a conflict.
 		n, err := s.execAffected(ctx, `INSERT INTO users (`+userColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-			u.UID, u.Email, u.EmailKey, u.EmailVerified, u.Phone, u.PhoneVerified, u.PasswordHash, u.CredVersion, micros(u.CreatedAt))
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			u.UID, u.Email, u.EmailKey, u.EmailVerified, u.Phone, u.PhoneVerified, u.PasswordHash, u.CredVersion,
+			nullMicros(u.SecurityHoldUntil), micros(u.CreatedAt))
 		if err != nil {
 			return err
 		}
@@ -87,12 +90,14 @@ func (db *DB) FindUser(ctx context.Context, email, phone, uid string) (*account.
 func (s *store) userWhere(ctx context.Context, op, where string, args ...any) (*account.User, error) {
 	var u account.User
 	var created int64
+	var hold sql.NullInt64
 	err := s.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE `+where, args...).Scan(
-		&u.UID, &u.Email, &u.EmailKey, &u.EmailVerified, &u.Phone, &u.PhoneVerified, &u.PasswordHash, &u.CredVersion, &created)
+		&u.UID, &u.Email, &u.EmailKey, &u.EmailVerified, &u.Phone, &u.PhoneVerified, &u.PasswordHash, &u.CredVersion,
+		&hold, &created)
 	if err != nil {
 		return nil, fail(op, err)
 	}
-	u.CreatedAt = fromMicros(created)
+	u.CreatedAt, u.SecurityHoldUntil = fromMicros(created), fromNullMicros(hold)
 	u.Roles, err = s.roles(ctx, u.UID)
 	if err != nil {
 		return nil, fail(op, err)
@@ -171,6 +176,19 @@ func (s *store) RehashPassword(ctx context.Context, uid, oldHash, newHash string
 	}
 	if n == 0 {
 		return conflict("rehash password")
+	}
+	return nil
+}
+
+// SetSecurityHold sets the security hold of uid until that time.
+// ErrNoRows when uid does not exist.
+func (s *store) SetSecurityHold(ctx context.Context, uid string, until time.Time) error {
+	n, err := s.execAffected(ctx, `UPDATE users SET security_hold_until = ? WHERE uid = ?`, micros(until), uid)
+	if err != nil {
+		return fail("set security hold", err)
+	}
+	if n == 0 {
+		return noRows("set security hold")
 	}
 	return nil
 }
