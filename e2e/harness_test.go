@@ -255,6 +255,9 @@ func (s *server) send(req *http.Request) *response {
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
 	r := &response{Status: resp.StatusCode, Header: resp.Header, Raw: raw}
+	if strings.HasPrefix(req.URL.Path, "/api/v1/") {
+		s.checkAPIAnswer(req, resp, raw)
+	}
 	if len(raw) > 0 && strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
 		if err := json.Unmarshal(raw, &r.Body); err != nil {
 			s.t.Fatalf("%s %s: bad JSON %q: %v", req.Method, req.URL.Path, raw, err)

@@ -6,10 +6,22 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"maps"
+	"net"
+	"net/mail"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/watchword/watchword/internal/middleware"
+	"github.com/watchword/watchword/internal/password"
 )
 
 // Config is everything the command line and the environment can set.
@@ -17,6 +29,7 @@ import (
 // wins.
 type Config struct {
 	Addr           string
+	MetricsAddr    string
 	DB             string
 	DataDir        string
 	PublicURL      string
@@ -39,64 +52,301 @@ type Config struct {
 	StepUpLifetime    time.Duration
 	ShutdownTimeout   time.Duration
 	LogLevel          string
+
+	// origin names where each setting came from, "--name" or
+	// "WATCHWORD_NAME", so that a message names what the user wrote.
+	origin map[string]string
+	// bad holds, by flag name, values that did not parse, for validate.
+	bad map[string]badValue
+	// rest are the arguments left after the flags; validate refuses them.
+	rest []string
+	// generateKey reports whether SecretKeyFile is the default one in the
+	// data folder, which is generated on first start. A file named by the
+	// user is never generated: a typo must not start the server on a new
+	// key that decrypts nothing stored.
+	generateKey bool
 }
+
+// passwordMaxLength is the longest password the policy ever accepts, so
+// --password-min-length may not exceed it.
+const passwordMaxLength = 256
 
 // bindFlags declares the flags of cfg on fs.
 func (cfg *Config) bindFlags(fs *flag.FlagSet) {
-	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:8080", "listen address")
+	if cfg.bad == nil {
+		cfg.bad = map[string]badValue{}
+	}
+	duration := func(p *time.Duration, name string, value time.Duration, usage string) {
+		*p = value
+		fs.Var(&checkedValue[time.Duration]{name: name, dst: p, parse: time.ParseDuration,
+			want: "is not a duration; use a form like 30m or 1h", bad: cfg.bad}, name, usage+", a `duration` like 30m or 1h")
+	}
+	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:8080", "listen `host:port`")
+	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "`host:port` of a second listener that serves GET /metrics (Prometheus), e.g. 127.0.0.1:9464; unset: no metrics")
 	fs.StringVar(&cfg.DB, "db", "", "database: sqlite:PATH or postgres://… (default sqlite in the data folder)")
-	fs.StringVar(&cfg.DataDir, "data-dir", "./watchword-data", "folder for the SQLite database, the key file and uploaded evidence")
-	fs.StringVar(&cfg.PublicURL, "public-url", "", "the address users see (links, cookie domain, otpauth issuer fallback)")
-	fs.StringVar(&cfg.SecretKeyFile, "secret-key-file", "", "32-byte key, hex or base64, one per line: the first encrypts, the others only decrypt (rotation); default DATA_DIR/secret.key, generated on first start")
+	fs.StringVar(&cfg.DataDir, "data-dir", "./watchword-data", "folder for the SQLite database and the key file")
+	fs.StringVar(&cfg.PublicURL, "public-url", "", "the address users see, an http(s) URL (links, otpauth issuer fallback)")
+	fs.StringVar(&cfg.SecretKeyFile, "secret-key-file", "", "32-byte key, hex or base64, one per line: the first encrypts, the others only decrypt (rotation); default DATA_DIR/secret.key, generated on first start (a file named here is never generated)")
 	fs.StringVar(&cfg.SMTPURL, "smtp-url", "", "smtp://user:pass@host:port (STARTTLS when offered) or smtps://…; unset: no email delivery")
 	fs.StringVar(&cfg.MailFrom, "mail-from", "watchword <no-reply@localhost>", "sender address of emails")
 	fs.StringVar(&cfg.SMSWebhookURL, "sms-webhook-url", "", "each SMS is POSTed here as JSON {\"to\",\"body\"}")
-	fs.StringVar(&cfg.TwilioSID, "twilio-account-sid", "", "Twilio account SID (send SMS through Twilio)")
+	fs.StringVar(&cfg.TwilioSID, "twilio-account-sid", "", "Twilio account SID (send SMS through Twilio; needs the two flags below)")
 	fs.StringVar(&cfg.TwilioToken, "twilio-auth-token", "", "Twilio auth token")
 	fs.StringVar(&cfg.TwilioFrom, "twilio-from", "", "Twilio sender number")
 	fs.StringVar(&cfg.Issuer, "issuer", "watchword", "name shown in messages and authenticator apps")
 	fs.StringVar(&cfg.RedisURL, "redis-url", "", "Redis for shared rate-limit state across instances; unset: in memory")
-	fs.BoolVar(&cfg.Dev, "dev", false, "development mode: /dev/outbox shows sent messages (on by itself without email or SMS delivery)")
+	fs.Var(&checkedValue[bool]{name: "dev", dst: &cfg.Dev, parse: strconv.ParseBool, isBool: true,
+		want: "is not a boolean; use true or false", bad: cfg.bad},
+		"dev", "development mode: /dev/outbox shows sent messages (on by itself without email or SMS delivery)")
 	fs.StringVar(&cfg.PasswordHash, "password-hash", "m=19456,t=2,p=1", "argon2id parameters")
 	fs.StringVar(&cfg.TrustedProxies, "trusted-proxies", "", "comma-separated addresses or CIDRs whose X-Forwarded-For is believed")
-	fs.IntVar(&cfg.PasswordMinLength, "password-min-length", 8, "shortest password accepted")
-	fs.DurationVar(&cfg.SessionIdle, "session-idle-timeout", 30*time.Minute, "a session unused this long ends")
-	fs.DurationVar(&cfg.SessionLifetime, "session-lifetime", 12*time.Hour, "a session ends this long after login")
-	fs.DurationVar(&cfg.StepUpLifetime, "step-up-lifetime", 10*time.Minute, "privilege after a step-up")
-	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "how long SIGTERM waits for requests to finish")
+	cfg.PasswordMinLength = 8
+	fs.Var(&checkedValue[int]{name: "password-min-length", dst: &cfg.PasswordMinLength, parse: strconv.Atoi,
+		want: "is not a whole number", bad: cfg.bad},
+		"password-min-length", fmt.Sprintf("shortest password accepted, a `number` from 1 to %d", passwordMaxLength))
+	duration(&cfg.SessionIdle, "session-idle-timeout", 30*time.Minute, "a session unused this long ends")
+	duration(&cfg.SessionLifetime, "session-lifetime", 12*time.Hour, "a session ends this long after login")
+	duration(&cfg.StepUpLifetime, "step-up-lifetime", 10*time.Minute, "privilege after a step-up")
+	duration(&cfg.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "how long SIGTERM waits for requests to finish")
 	fs.StringVar(&cfg.LogLevel, "log-level", "info", "debug, info, warn or error")
 }
 
-// parseFlags reads the environment, then args, into a new Config.
+// badValue is a setting that did not parse: its text and what was wanted.
+type badValue struct{ text, want string }
+
+// checkedValue is a flag.Value that never fails while flags are parsed:
+// text that does not parse is kept in bad, and validate reports it with
+// every other problem at once, naming the flag or variable it came from
+// (the flag package would stop at the first one and say "parse error").
+type checkedValue[T any] struct {
+	name   string
+	dst    *T
+	parse  func(string) (T, error)
+	want   string // the end of the message: `"abc" is not a duration; …`
+	isBool bool
+	bad    map[string]badValue
+}
+
+func (v *checkedValue[T]) Set(s string) error {
+	x, err := v.parse(s)
+	if err != nil {
+		v.bad[v.name] = badValue{text: s, want: v.want}
+		return nil
+	}
+	delete(v.bad, v.name)
+	*v.dst = x
+	return nil
+}
+
+func (v *checkedValue[T]) String() string {
+	if v == nil || v.dst == nil { // flag.PrintDefaults asks a zero value
+		var zero T
+		return fmt.Sprint(zero)
+	}
+	return fmt.Sprint(*v.dst)
+}
+
+// IsBoolFlag lets --dev stand alone, as a boolean flag does.
+func (v *checkedValue[T]) IsBoolFlag() bool { return v != nil && v.isBool }
+
+// parseFlags reads args, then the environment for what args left unset,
+// into a new Config. Values are checked by validate, not here.
 func parseFlags(name string, args []string, getenv func(string) string) (*Config, *flag.FlagSet, error) {
 	cfg := &Config{}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	// Errors are returned, and help is printed by the caller to stdout.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	cfg.bindFlags(fs)
-	return cfg, fs, parseWithEnv(fs, args, getenv)
+	origin, err := parseSources(fs, args, getenv)
+	if err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			err = fmt.Errorf("%w (run \"watchword %s -h\" for the flags)", err, name)
+		}
+		return nil, fs, err
+	}
+	cfg.origin = origin
+	cfg.rest = fs.Args()
+	return cfg, fs, nil
 }
 
-// parseWithEnv sets each flag from its environment variable, then parses
-// args so that flags win.
+// printHelp writes the usage of a command and its flags to w.
+func printHelp(w io.Writer, fs *flag.FlagSet, summary string) {
+	fmt.Fprintf(w, "usage: watchword %s [flags]\n\n%s\n\n", fs.Name(), summary)
+	fmt.Fprintln(w, "Each flag --some-name is also read from the environment as WATCHWORD_SOME_NAME;")
+	fmt.Fprintln(w, "the flag wins. Flags:")
+	fmt.Fprintln(w)
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
+}
+
+// parseWithEnv parses args, then sets each flag args left unset from its
+// environment variable, so that flags win.
 func parseWithEnv(fs *flag.FlagSet, args []string, getenv func(string) string) error {
+	_, err := parseSources(fs, args, getenv)
+	return err
+}
+
+// parseSources is parseWithEnv, returning where each setting came from.
+func parseSources(fs *flag.FlagSet, args []string, getenv func(string) string) (map[string]string, error) {
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	origin := map[string]string{}
+	fs.Visit(func(f *flag.Flag) { origin[f.Name] = "--" + f.Name })
 	var err error
 	fs.VisitAll(func(f *flag.Flag) {
 		env := envName(f.Name)
-		if v := getenv(env); v != "" && err == nil {
+		if _, onCommandLine := origin[f.Name]; onCommandLine || err != nil {
+			return
+		}
+		if v := getenv(env); v != "" {
 			if e := fs.Set(f.Name, v); e != nil {
 				err = fmt.Errorf("%s: %w", env, e)
 			}
+			origin[f.Name] = env
 		}
 	})
-	if err != nil {
-		return err
-	}
-	return fs.Parse(args)
+	return origin, err
 }
 
 // envName maps a flag name to its variable: twilio-account-sid →
 // WATCHWORD_TWILIO_ACCOUNT_SID.
 func envName(flagName string) string {
 	return "WATCHWORD_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// where names the source of a setting for messages: the variable when the
+// environment set it, else the flag.
+func (cfg *Config) where(flagName string) string {
+	if o, ok := cfg.origin[flagName]; ok {
+		return o
+	}
+	return "--" + flagName
+}
+
+// validate checks the whole configuration and returns every problem at
+// once (errors.Join), each naming its flag or variable and the form
+// expected. Values that may hold a password (URLs, the database) are never
+// repeated in a message.
+func (cfg *Config) validate() error {
+	var errs []error
+	add := func(name, format string, a ...any) {
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{cfg.where(name)}, a...)...))
+	}
+	if len(cfg.rest) > 0 {
+		errs = append(errs, fmt.Errorf("unexpected argument %q: this command takes flags only", cfg.rest[0]))
+	}
+	for _, name := range slices.Sorted(maps.Keys(cfg.bad)) {
+		b := cfg.bad[name]
+		add(name, "%q %s", b.text, b.want)
+	}
+
+	if err := checkHostPort(cfg.Addr); err != nil {
+		add("addr", "%q %v", cfg.Addr, err)
+	}
+	if cfg.MetricsAddr != "" {
+		if err := checkHostPort(cfg.MetricsAddr); err != nil {
+			add("metrics-addr", "%q %v", cfg.MetricsAddr, err)
+		} else if cfg.MetricsAddr == cfg.Addr && !strings.HasSuffix(cfg.Addr, ":0") {
+			add("metrics-addr", "must differ from %s: metrics are never served on the public listener", cfg.where("addr"))
+		}
+	}
+	switch {
+	case cfg.DB == "": // the default, SQLite in the data folder
+	case strings.HasPrefix(cfg.DB, "sqlite:"):
+		if strings.TrimPrefix(cfg.DB, "sqlite:") == "" {
+			add("db", "sqlite: needs a path, as in sqlite:/var/lib/watchword/watchword.db")
+		}
+	case strings.HasPrefix(cfg.DB, "postgres://"), strings.HasPrefix(cfg.DB, "postgresql://"):
+		if _, err := url.Parse(cfg.DB); err != nil {
+			add("db", "not a valid postgres:// URL; use postgres://USER:PASSWORD@HOST:PORT/NAME")
+		}
+	default:
+		add("db", "use sqlite:PATH or postgres://USER:PASSWORD@HOST:PORT/NAME")
+	}
+	if cfg.DataDir == "" {
+		add("data-dir", "must not be empty")
+	}
+	if cfg.PublicURL != "" {
+		if u, err := url.Parse(cfg.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			add("public-url", "%q is not an absolute http(s) URL; use a form like https://id.example.com", cfg.PublicURL)
+		}
+	}
+	if cfg.SMTPURL != "" {
+		if u, err := url.Parse(cfg.SMTPURL); err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Hostname() == "" {
+			add("smtp-url", "use smtp://USER:PASSWORD@HOST:PORT or smtps://…")
+		}
+	}
+	if _, err := mail.ParseAddress(cfg.MailFrom); err != nil {
+		add("mail-from", "%q is not an email address; use a form like watchword <no-reply@example.com>", cfg.MailFrom)
+	}
+	if cfg.SMSWebhookURL != "" {
+		if u, err := url.Parse(cfg.SMSWebhookURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			add("sms-webhook-url", "not an absolute http(s) URL")
+		}
+	}
+	twilio := map[string]string{"twilio-account-sid": cfg.TwilioSID, "twilio-auth-token": cfg.TwilioToken, "twilio-from": cfg.TwilioFrom}
+	var missing []string
+	for _, name := range []string{"twilio-account-sid", "twilio-auth-token", "twilio-from"} {
+		if twilio[name] == "" {
+			missing = append(missing, cfg.where(name))
+		}
+	}
+	if len(missing) == 1 || len(missing) == 2 {
+		errs = append(errs, fmt.Errorf("--twilio-account-sid, --twilio-auth-token and --twilio-from go together; missing %s", strings.Join(missing, " and ")))
+	}
+	if cfg.Issuer == "" {
+		add("issuer", "must not be empty: authenticator apps show it")
+	}
+	if cfg.RedisURL != "" {
+		if _, err := redis.ParseURL(cfg.RedisURL); err != nil {
+			add("redis-url", "use redis://[:PASSWORD@]HOST:PORT[/DB] or rediss://…")
+		}
+	}
+	if _, err := password.ParseParams(cfg.PasswordHash); err != nil {
+		add("password-hash", "%v; use a form like m=19456,t=2,p=1", err)
+	}
+	if _, err := middleware.ParseTrustedProxies(cfg.TrustedProxies); err != nil {
+		add("trusted-proxies", "%v", err)
+	}
+	if _, bad := cfg.bad["password-min-length"]; !bad && (cfg.PasswordMinLength < 1 || cfg.PasswordMinLength > passwordMaxLength) {
+		add("password-min-length", "%d is out of range; use 1 to %d", cfg.PasswordMinLength, passwordMaxLength)
+	}
+	for _, d := range []struct {
+		name  string
+		value time.Duration
+	}{
+		{"session-idle-timeout", cfg.SessionIdle},
+		{"session-lifetime", cfg.SessionLifetime},
+		{"step-up-lifetime", cfg.StepUpLifetime},
+		{"shutdown-timeout", cfg.ShutdownTimeout},
+	} {
+		if _, bad := cfg.bad[d.name]; !bad && d.value <= 0 {
+			add(d.name, "%s must be more than zero; use a form like 30m or 1h", d.value)
+		}
+	}
+	switch strings.ToLower(cfg.LogLevel) {
+	case "debug", "info", "warn", "error":
+	default:
+		add("log-level", "%q is not a level; use debug, info, warn or error", cfg.LogLevel)
+	}
+	return errors.Join(errs...)
+}
+
+// checkHostPort reports why s is not a listen address host:port, if it is
+// not one. The host may be empty (every interface); the port must be a
+// number.
+func checkHostPort(s string) error {
+	_, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return errors.New("is not host:port; use a form like 127.0.0.1:8080")
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return errors.New("has no port number; use a form like 127.0.0.1:8080")
+	}
+	return nil
 }
 
 // resolve fills defaults that depend on other settings.
@@ -106,6 +356,7 @@ func (cfg *Config) resolve() {
 	}
 	if cfg.SecretKeyFile == "" {
 		cfg.SecretKeyFile = filepath.Join(cfg.DataDir, "secret.key")
+		cfg.generateKey = true
 	}
 }
 
@@ -115,12 +366,16 @@ func (cfg *Config) smsConfigured() bool {
 	return cfg.SMSWebhookURL != "" || cfg.TwilioSID != ""
 }
 
-// loadKeys reads the key file, generating one on first start when the
-// file is the default one in the data folder. Each non-empty line is a
+// loadKeys reads the key file, generating one on first start when
+// generate is set (the file is the default one in the data folder). Each non-empty line is a
 // 32-byte key in hex or base64; the first is current.
 func loadKeys(path string, generate bool, random func([]byte) error) ([][]byte, error) {
 	data, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) && generate {
+	if errors.Is(err, os.ErrNotExist) && !generate {
+		return nil, fmt.Errorf("secret key file %s does not exist: a key file that is named (--secret-key-file) is never generated; "+
+			"create it with one key, e.g. openssl rand -hex 32 > %s, or leave the setting unset for DATA_DIR/secret.key (%w)", path, path, os.ErrNotExist)
+	}
+	if errors.Is(err, os.ErrNotExist) {
 		key := make([]byte, 32)
 		if err := random(key); err != nil {
 			return nil, err

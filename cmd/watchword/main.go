@@ -28,9 +28,7 @@ func main() {
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "watchword:", err)
-		}
+		fmt.Fprintln(os.Stderr, "watchword:", err)
 		os.Exit(1)
 	}
 }
@@ -48,16 +46,25 @@ Run "watchword serve -h" for the flags; each flag --name is also read from
 the environment as WATCHWORD_NAME (the flag wins).`
 
 // run dispatches a subcommand. It is main without the process: tests call it.
+// Asking a command for help (-h, --help) is a success: its usage is printed.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	err := dispatch(ctx, args, getenv, stdout, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	return err
+}
+
+func dispatch(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, usage)
 		return errors.New("no command given")
 	}
 	switch args[0] {
 	case "serve":
-		return serve(ctx, args[1:], getenv, stderr)
+		return serve(ctx, args[1:], getenv, stdout, stderr)
 	case "migrate":
-		return migrate(ctx, args[1:], getenv, stderr)
+		return migrate(ctx, args[1:], getenv, stdout, stderr)
 	case "staff":
 		return staff(ctx, args[1:], getenv, stdout, stderr)
 	case "version", "--version", "-version":

@@ -4,12 +4,15 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -30,18 +33,21 @@ import (
 )
 
 // newLogger returns a JSON logger, or a text one when stderr is a terminal.
+// Every line logged with a request's context names the request's id and
+// client IP.
 func newLogger(w io.Writer, level string) (*slog.Logger, error) {
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("--log-level: %w", err)
 	}
 	opts := &slog.HandlerOptions{Level: lv}
+	var h slog.Handler = slog.NewJSONHandler(w, opts)
 	if f, ok := w.(*os.File); ok {
 		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
-			return slog.New(slog.NewTextHandler(w, opts)), nil
+			h = slog.NewTextHandler(w, opts)
 		}
 	}
-	return slog.New(slog.NewJSONHandler(w, opts)), nil
+	return slog.New(middleware.ContextLogHandler(h)), nil
 }
 
 // app is the wired server: built by build, run by serve, closed by Close.
@@ -59,7 +65,7 @@ type app struct {
 
 // openStore opens the database and the encryption box from cfg.
 func openStore(ctx context.Context, cfg *Config) (*sqlstore.DB, [][]byte, error) {
-	keys, err := loadKeys(cfg.SecretKeyFile, true, func(b []byte) error { _, err := rand.Read(b); return err })
+	keys, err := loadKeys(cfg.SecretKeyFile, cfg.generateKey, func(b []byte) error { _, err := rand.Read(b); return err })
 	if err != nil {
 		return nil, nil, err
 	}
@@ -99,6 +105,17 @@ func newBox(keys [][]byte) (*secretbox.Box, error) {
 	return secretbox.New(ks[0], ks[1:]...)
 }
 
+// tokenKeys derives the keys of token hashes from every key of the key
+// file, the current first: tokens, flows, codes and recovery codes hashed
+// before a rotation are still recognized.
+func tokenKeys(keys [][]byte) [][]byte {
+	out := make([][]byte, len(keys))
+	for i, k := range keys {
+		out[i] = secretbox.DeriveKey(k, "token-hash")
+	}
+	return out
+}
+
 // build wires every part of the server from cfg.
 func build(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 	a := &app{cfg: cfg, log: log, metrics: metrics.New()}
@@ -136,6 +153,12 @@ func build(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 		a.Close()
 		return nil, err
 	}
+	for ch, what := range map[account.Channel]string{account.ChannelEmail: "email", account.ChannelPhone: "SMS"} {
+		if senders[ch] == nil {
+			log.Warn("no "+what+" delivery configured: addresses of this kind are refused wherever a message would go to them",
+				"channel", string(ch))
+		}
+	}
 	a.worker = outbox.NewWorker(db, senders, log, outbox.Options{Metrics: a.metrics})
 
 	policy := password.DefaultPolicy
@@ -145,7 +168,7 @@ func build(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 		Limiter:   limiterAdapter{limiter},
 		Passwords: password.NewHasher(params),
 		Policy:    policy,
-		TokenKey:  secretbox.DeriveKey(keys[0], "token-hash"),
+		TokenKeys: tokenKeys(keys),
 		Random:    rand.Reader,
 		Now:       time.Now,
 		Log:       log,
@@ -156,6 +179,9 @@ func build(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 		SessionIdle:     cfg.SessionIdle,
 		SessionLifetime: cfg.SessionLifetime,
 		StepUpLifetime:  cfg.StepUpLifetime,
+		// Only channels with a sender: an address on another is refused
+		// where a message would go, never accepted and then dropped.
+		Channels: slices.Sorted(maps.Keys(senders)),
 	})
 	a.handler = a.routes(middleware.NewClientIP(trusted))
 	return a, nil
@@ -220,35 +246,98 @@ func (a *app) routes(clientIP *middleware.ClientIP) http.Handler {
 	mux := http.NewServeMux()
 	api.New(a.svc, a.log).Register(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "no-store")
 		fmt.Fprintln(w, "ok")
 	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "no-store")
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		if err := a.db.Ping(ctx); err != nil {
-			a.log.WarnContext(ctx, "not ready", "err", err)
-			http.Error(w, "database unreachable", http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, "ready")
-	})
-	mux.Handle("GET /metrics", a.metrics.Handler())
+	mux.Handle("GET /readyz", readyHandler(a.log, a.dependencies(), 2*time.Second))
+	// GET /metrics is served on --metrics-addr only, by metricsHandler.
 	if a.dev != nil {
 		mux.Handle("GET /dev/outbox", a.dev.Handler())
+		mux.Handle("GET /dev/outbox.css", a.dev.StyleHandler())
 	}
 	var h http.Handler = mux
 	h = middleware.SecurityHeaders(h)
 	if strings.HasPrefix(a.cfg.PublicURL, "https://") {
 		h = middleware.StrictTransport(h)
 	}
-	h = middleware.Recover(a.log, h)
+	h = middleware.Recover(a.log, api.RenderInternalError, h) // every path is the API until HTML pages exist
 	h = middleware.AccessLog(a.log, h)
 	h = a.metrics.Middleware(h)
 	h = clientIP.Handler(h)
 	h = middleware.RequestID(h)
+	h = middleware.NoStore(h) // outermost: even net/http's own 404 and 405 carry it
 	return h
+}
+
+// metricsHandler serves GET /metrics for the --metrics-addr listener, and
+// nothing else.
+func (a *app) metricsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", a.metrics.Handler())
+	return middleware.NoStore(middleware.SecurityHeaders(mux))
+}
+
+// dependency is one thing /readyz checks: a name that is safe to show
+// (never a URL, which may hold a password) and a ping.
+type dependency struct {
+	name string
+	ping func(context.Context) error
+}
+
+// dependencies lists what the server needs to answer: the database and,
+// when configured, Redis (without it no rate limit can be checked, and
+// requests are refused).
+func (a *app) dependencies() []dependency {
+	deps := []dependency{{"database", a.db.Ping}}
+	if a.redis != nil {
+		deps = append(deps, dependency{"redis", func(ctx context.Context) error { return a.redis.Ping(ctx).Err() }})
+	}
+	return deps
+}
+
+// readyHandler answers 200 when every dependency answers its ping within
+// timeout, else 503 with the names of those that did not. The pings run
+// at once, and the answer never waits longer than timeout, even for a ping
+// that ignores its context.
+func readyHandler(log *slog.Logger, deps []dependency, timeout time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), timeout)
+		defer cancel()
+		type result struct {
+			i   int
+			err error
+		}
+		results := make(chan result, len(deps)) // buffered: a late ping never blocks
+		for i, d := range deps {
+			go func() { results <- result{i, d.ping(ctx)} }()
+		}
+		errs := make([]error, len(deps))
+		for i := range errs {
+			errs[i] = context.DeadlineExceeded // until it answers
+		}
+	wait:
+		for range deps {
+			select {
+			case res := <-results:
+				errs[res.i] = res.err
+			case <-ctx.Done():
+				break wait
+			}
+		}
+		var down []string
+		for i, err := range errs {
+			if err != nil {
+				down = append(down, deps[i].name)
+				log.WarnContext(r.Context(), "not ready", "dependency", deps[i].name, "err", err)
+			}
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if len(down) > 0 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintf(w, "%s unreachable\n", strings.Join(down, ", "))
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
 }
 
 // Close releases the database and Redis connections.
@@ -263,9 +352,16 @@ func (a *app) Close() {
 
 // serve runs the server until ctx is cancelled (SIGINT or SIGTERM), then
 // drains requests and stops the delivery worker after its current message.
-func serve(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
-	cfg, _, err := parseFlags("serve", args, getenv)
+func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, fs, err := parseFlags("serve", args, getenv)
+	if errors.Is(err, flag.ErrHelp) {
+		printHelp(stdout, fs, "Runs the server; migrates the database first.")
+		return nil
+	}
 	if err != nil {
+		return err
+	}
+	if err := cfg.validate(); err != nil {
 		return err
 	}
 	cfg.resolve()
@@ -283,14 +379,17 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{
-		Handler:           a.handler,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       5 * time.Minute, // uploads of evidence are large
-		WriteTimeout:      5 * time.Minute,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	srv := newServer(a.handler, log)
+	servers := []*http.Server{srv}
+	listeners := []net.Listener{ln}
+	if cfg.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("--metrics-addr: %w", err)
+		}
+		servers = append(servers, newServer(a.metricsHandler(), log))
+		listeners = append(listeners, mln)
 	}
 
 	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
@@ -302,26 +401,53 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	})
 	wg.Go(func() { a.janitor(workerCtx) })
 
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
+	serveErr := make(chan error, len(servers))
+	for i, s := range servers {
+		go func() { serveErr <- s.Serve(listeners[i]) }()
+	}
 	log.Info("watchword listening", "addr", ln.Addr().String(), "version", versionString(),
 		"db", dbKind(cfg.DB), "redis", cfg.RedisURL != "", "dev", a.dev != nil)
+	if len(listeners) > 1 {
+		log.Info("metrics listening", "addr", listeners[1].Addr().String(), "path", "/metrics")
+	}
 
+	// Either listener failing stops both: a server without its metrics
+	// must not run on unnoticed.
 	select {
 	case err = <-serveErr:
 	case <-ctx.Done():
 		log.Info("shutting down")
-		sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
-		err = srv.Shutdown(sctx)
-		cancel()
 	}
-	stopWorker()
-	wg.Wait()
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	var shut sync.WaitGroup
+	shutErrs := make([]error, len(servers))
+	for i, s := range servers {
+		shut.Go(func() { shutErrs[i] = s.Shutdown(sctx) })
+	}
+	shut.Wait()
+	cancel()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
+	err = errors.Join(append([]error{err}, shutErrs...)...)
+	stopWorker()
+	wg.Wait()
 	log.Info("stopped")
 	return err
+}
+
+// newServer returns an http.Server for h with timeouts fit for a JSON API:
+// a slow or stalled client cannot hold a connection for long.
+func newServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
 }
 
 // janitor deletes expired sessions, flows and codes every few minutes.
@@ -348,9 +474,16 @@ func dbKind(dsn string) string {
 }
 
 // migrate applies pending migrations and exits.
-func migrate(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
-	cfg, _, err := parseFlags("migrate", args, getenv)
+func migrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, fs, err := parseFlags("migrate", args, getenv)
+	if errors.Is(err, flag.ErrHelp) {
+		printHelp(stdout, fs, "Applies pending migrations and exits. It reads the same settings as serve.")
+		return nil
+	}
 	if err != nil {
+		return err
+	}
+	if err := cfg.validate(); err != nil {
 		return err
 	}
 	cfg.resolve()

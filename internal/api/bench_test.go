@@ -55,7 +55,7 @@ func benchSession(b *testing.B) (*account.Service, string) {
 		Limiter:   benchLimiter{ratelimit.NewMemory(nil)},
 		Passwords: password.NewHasher(password.Params{Memory: 64, Time: 1, Threads: 1}),
 		Policy:    password.DefaultPolicy,
-		TokenKey:  bytes.Repeat([]byte{9}, 32),
+		TokenKeys: [][]byte{bytes.Repeat([]byte{9}, 32)},
 		Random:    rand.Reader,
 		Now:       time.Now,
 		Log:       slog.New(slog.DiscardHandler),

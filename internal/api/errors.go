@@ -13,6 +13,7 @@ import (
 const (
 	codeTooLarge             account.Code = "too_large"
 	codeUnsupportedMediaType account.Code = "unsupported_media_type"
+	codeMethodNotAllowed     account.Code = "method_not_allowed"
 )
 
 // statusOf maps every error code to its HTTP status: the one place where
@@ -37,6 +38,7 @@ var statusOf = map[account.Code]int{
 	account.CodeUnavailable:        http.StatusServiceUnavailable,
 	codeTooLarge:                   http.StatusRequestEntityTooLarge,
 	codeUnsupportedMediaType:       http.StatusUnsupportedMediaType,
+	codeMethodNotAllowed:           http.StatusMethodNotAllowed,
 }
 
 type errorBody struct {
@@ -54,7 +56,7 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	var e *account.Error
 	if !errors.As(err, &e) {
 		log.ErrorContext(r.Context(), "request failed", "method", r.Method, "route", r.Pattern, "err", err)
-		e = &account.Error{Code: account.CodeInternal, Message: "Internal error."}
+		e = internalError
 	}
 	status, ok := statusOf[e.Code]
 	if !ok {
@@ -65,4 +67,14 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 	}
 	writeJSON(w, status, errorBody{errorDetail{e.Code, e.Message}})
+}
+
+// internalError is what a client sees of any unexpected failure.
+var internalError = &account.Error{Code: account.CodeInternal, Message: "Internal error."}
+
+// RenderInternalError writes the API's 500 answer. The panic recovery of
+// cmd/watchword calls it (through middleware.Recover) for API requests, so
+// a panic looks like any other internal error of the API.
+func RenderInternalError(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusInternalServerError, errorBody{errorDetail{internalError.Code, internalError.Message}})
 }

@@ -3,6 +3,8 @@ package api
 import (
 	"net/http"
 	"strings"
+
+	"github.com/watchword/watchword/internal/account"
 )
 
 // Prefix is where the API is mounted.
@@ -53,10 +55,39 @@ func (s *Server) Register(mux *http.ServeMux) {
 		method, path, _ := strings.Cut(rt.pattern, " ")
 		mux.Handle(method+" "+Prefix+path, rt.handler)
 	}
-	// Anything else under the prefix is a JSON 404, not the default text page.
+	// Anything else under the prefix lands here, which also hides the
+	// mux's own 405 (a method-less pattern matches every method), so a
+	// known path with the wrong method is told apart here.
 	mux.Handle(Prefix+"/", s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		return notFound
+		allow := allowedMethods(mux, r)
+		if len(allow) == 0 {
+			return notFound
+		}
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		return methodNotAllowed
 	}))
+}
+
+var methodNotAllowed = &account.Error{Code: codeMethodNotAllowed, Message: "This endpoint does not accept this method; see the Allow header."}
+
+// probeMethods are the methods tried to compute an Allow header.
+var probeMethods = []string{
+	http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
+	http.MethodPatch, http.MethodDelete, http.MethodOptions,
+}
+
+// allowedMethods returns the methods for which mux routes r's path to a
+// real endpoint rather than to the catch-all (GET brings HEAD, as in
+// ServeMux).
+func allowedMethods(mux *http.ServeMux, r *http.Request) []string {
+	var allow []string
+	for _, m := range probeMethods {
+		probe := &http.Request{Method: m, URL: r.URL, Host: r.Host, Header: http.Header{}}
+		if _, pattern := mux.Handler(probe); pattern != "" && pattern != Prefix+"/" {
+			allow = append(allow, m)
+		}
+	}
+	return allow
 }
 
 // Patterns returns every route as "METHOD /api/v1/path", for documentation checks.

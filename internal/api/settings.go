@@ -19,7 +19,11 @@ func (s *Server) startStepUp(w http.ResponseWriter, r *http.Request, sess *accou
 	if err := required("channel", req.Channel); err != nil {
 		return err
 	}
-	id, err := s.svc.StartStepUp(ctx(r), client(r), sess, req.Channel)
+	ch := account.Channel(req.Channel)
+	if ch != account.ChannelEmail && ch != account.ChannelPhone {
+		return account.Errorf(account.CodeInvalidRequest, `Field "channel" must be "email" or "phone".`)
+	}
+	id, err := s.svc.StartStepUp(ctx(r), client(r), sess, ch)
 	if err != nil {
 		return err
 	}

@@ -7,7 +7,8 @@ import (
 )
 
 // AccessLog logs one line at Info per request: method, route pattern,
-// status, bytes, duration_ms, client ip and request_id. It never logs the
+// status, bytes, duration_ms, client_ip and request_id (the names
+// ContextLogHandler gives every other line of the request). It never logs the
 // path, query string, headers or bodies, where tokens and codes travel;
 // the route pattern ("POST /login/code/{flow_id}") says which handler ran
 // without the values.
@@ -31,7 +32,7 @@ func AccessLog(log *slog.Logger, next http.Handler) http.Handler {
 				slog.Int("status", status),
 				slog.Int64("bytes", rec.BytesWritten()),
 				slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
-				slog.String("ip", ClientIPFrom(ctx)),
+				slog.String("client_ip", ClientIPFrom(ctx)),
 				slog.String("request_id", RequestIDFrom(ctx)),
 			}
 			if !completed {

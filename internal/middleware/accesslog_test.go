@@ -104,7 +104,7 @@ func TestAccessLog(t *testing.T) {
 				"method":     tc.method,
 				"route":      tc.wantRoute,
 				"status":     tc.wantStatus,
-				"ip":         "198.51.100.1",
+				"client_ip":  "198.51.100.1",
 				"request_id": w.Header().Get("X-Request-Id"),
 			}
 			if tc.wantBytes >= 0 {
@@ -123,7 +123,7 @@ func TestAccessLog(t *testing.T) {
 			}
 			for k := range line {
 				switch k {
-				case "time", "level", "msg", "method", "route", "status", "bytes", "duration_ms", "ip", "request_id":
+				case "time", "level", "msg", "method", "route", "status", "bytes", "duration_ms", "client_ip", "request_id":
 				default:
 					t.Errorf("unexpected attribute %q", k)
 				}

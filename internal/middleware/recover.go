@@ -2,20 +2,18 @@ package middleware
 
 import (
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
 )
 
-// internalErrorBody is the API's error shape for CodeInternal.
-const internalErrorBody = `{"error":{"code":"internal","message":"Internal error."}}`
-
 // Recover turns a panic in next into a logged error (with its stack) and a
-// 500 JSON response. http.ErrAbortHandler is panicked again, as net/http
-// expects. If the response had already begun, the connection is aborted
-// instead, so the client cannot mistake a truncated body for a whole one.
-func Recover(log *slog.Logger, next http.Handler) http.Handler {
+// 500 answer written by render, so each delivery (the JSON API, HTML pages)
+// answers in its own shape; render must write the status and the body.
+// http.ErrAbortHandler is panicked again, as net/http expects. If the
+// response had already begun, the connection is aborted instead, so the
+// client cannot mistake a truncated body for a whole one.
+func Recover(log *slog.Logger, render func(w http.ResponseWriter, r *http.Request), next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := NewStatusRecorder(w)
 		defer func() {
@@ -37,24 +35,23 @@ func Recover(log *slog.Logger, next http.Handler) http.Handler {
 			if rec.Status() != 0 {
 				panic(http.ErrAbortHandler)
 			}
-			writeInternalError(w)
+			scrubHeaders(w.Header())
+			render(w, r)
 		}()
 		next.ServeHTTP(rec, r)
 	})
 }
 
-// writeInternalError drops the headers that described the response the
-// handler meant to send, cookies included, and sends the generic 500.
-func writeInternalError(w http.ResponseWriter) {
-	h := w.Header()
+// scrubHeaders drops the headers that described the response the handler
+// meant to send, cookies included, so that none of them leaks onto the
+// error answer.
+func scrubHeaders(h http.Header) {
 	for _, name := range []string{
 		"Content-Length", "Content-Encoding", "Content-Range", "Content-Disposition",
-		"Etag", "Last-Modified", "Location", "Set-Cookie", "Trailer",
+		"Content-Type", "Etag", "Last-Modified", "Location", "Set-Cookie", "Trailer",
 	} {
 		h.Del(name)
 	}
-	h.Set("Content-Type", "application/json")
+	// An error answer is never for a cache, whatever the handler had set.
 	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusInternalServerError)
-	io.WriteString(w, internalErrorBody)
 }

@@ -13,8 +13,16 @@ import (
 	"github.com/watchword/watchword/internal/middleware"
 )
 
+// renderTeapot stands for a delivery's error renderer: it records that it
+// ran for the request and answers in a shape of its own.
+func renderTeapot(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusInternalServerError)
+	io.WriteString(w, "rendered for "+r.URL.Path)
+}
+
 func TestRecover(t *testing.T) {
-	const wantBody = `{"error":{"code":"internal","message":"Internal error."}}`
+	const wantBody = "rendered for /items/7"
 	tests := []struct {
 		name      string
 		handler   http.HandlerFunc
@@ -30,6 +38,7 @@ func TestRecover(t *testing.T) {
 			w.Header().Set("Content-Type", "text/html")
 			w.Header().Set("Content-Length", "1234")
 			w.Header().Set("Set-Cookie", "session=half-made")
+			w.Header().Set("Cache-Control", "public, max-age=3600")
 			panic("late")
 		}, "late"},
 	}
@@ -39,7 +48,7 @@ func TestRecover(t *testing.T) {
 			log := slog.New(slog.NewJSONHandler(&buf, nil))
 			mux := http.NewServeMux()
 			mux.Handle("GET /items/{id}", tc.handler)
-			h := middleware.RequestID(middleware.Recover(log, middleware.SecurityHeaders(mux)))
+			h := middleware.RequestID(middleware.Recover(log, renderTeapot, middleware.SecurityHeaders(mux)))
 
 			w := httptest.NewRecorder()
 			h.ServeHTTP(w, httptest.NewRequest("GET", "/items/7", nil))
@@ -48,9 +57,10 @@ func TestRecover(t *testing.T) {
 				t.Errorf("got %d %q, want 500 %q", w.Code, w.Body, wantBody)
 			}
 			for name, want := range map[string]string{
-				"Content-Type":           "application/json",
+				"Content-Type":           "text/plain; charset=utf-8",
 				"Content-Length":         "",
 				"Set-Cookie":             "",
+				"Cache-Control":          "no-store",
 				"X-Content-Type-Options": "nosniff",
 			} {
 				if got := w.Header().Get(name); got != want {
@@ -78,7 +88,7 @@ func TestRecover(t *testing.T) {
 
 func TestRecoverPassesThrough(t *testing.T) {
 	var buf bytes.Buffer
-	h := middleware.Recover(slog.New(slog.NewJSONHandler(&buf, nil)), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := middleware.Recover(slog.New(slog.NewJSONHandler(&buf, nil)), renderTeapot, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusTeapot)
 		io.WriteString(w, "fine")
 	}))
@@ -91,7 +101,7 @@ func TestRecoverPassesThrough(t *testing.T) {
 
 func TestRecoverRepanicsAbortHandler(t *testing.T) {
 	var buf bytes.Buffer
-	h := middleware.Recover(slog.New(slog.NewJSONHandler(&buf, nil)), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := middleware.Recover(slog.New(slog.NewJSONHandler(&buf, nil)), renderTeapot, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		panic(http.ErrAbortHandler)
 	}))
 	w := httptest.NewRecorder()
@@ -113,7 +123,7 @@ func TestRecoverRepanicsAbortHandler(t *testing.T) {
 func TestRecoverAfterResponseBegan(t *testing.T) {
 	var buf bytes.Buffer
 	log := slog.New(slog.NewJSONHandler(&buf, nil))
-	srv := httptest.NewServer(middleware.Recover(log, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewServer(middleware.Recover(log, renderTeapot, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "partial")
 		w.(http.Flusher).Flush()
 		panic("midway")

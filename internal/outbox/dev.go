@@ -2,10 +2,12 @@ package outbox
 
 import (
 	"context"
+	_ "embed"
 	"encoding/json"
 	"html/template"
 	"log/slog"
 	"net/http"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -23,6 +25,7 @@ type DevMessage struct {
 	To      string
 	Subject string
 	Text    string
+	Code    string // the one-time code in Text, or "" if it has none
 	SentAt  time.Time
 }
 
@@ -54,7 +57,7 @@ func NewDev(log *slog.Logger, capacity int) *Dev {
 // the contract's "codes are delivered to the log" works, and it happens only
 // in development mode: production senders never log a body or an address.
 func (d *Dev) Send(ctx context.Context, m *account.Message) error {
-	dm := DevMessage{Channel: m.Channel, To: m.To, Subject: m.Subject, Text: m.Text, SentAt: time.Now()}
+	dm := DevMessage{Channel: m.Channel, To: m.To, Subject: m.Subject, Text: m.Text, Code: codeIn(m.Text), SentAt: time.Now()}
 	d.mu.Lock()
 	if len(d.msgs) >= d.capacity {
 		n := copy(d.msgs, d.msgs[len(d.msgs)-d.capacity+1:])
@@ -88,54 +91,76 @@ type devJSONMessage struct {
 	To      string    `json:"to"`
 	Subject string    `json:"subject"`
 	Text    string    `json:"text"`
+	Code    string    `json:"code,omitempty"`
 	SentAt  time.Time `json:"sent_at"`
 }
+
+// codeIn returns the one-time code of a message text: its only standalone
+// run of exactly 6 digits, as the contract promises every message with a
+// code has. A text with no such run, or several, has no code.
+func codeIn(text string) string {
+	code := ""
+	for _, run := range digitRuns.FindAllString(text, -1) {
+		if len(run) != 6 {
+			continue
+		}
+		if code != "" {
+			return ""
+		}
+		code = run
+	}
+	return code
+}
+
+var digitRuns = regexp.MustCompile(`[0-9]+`)
+
+// devPageCSP is the site's policy plus the page's own style sheet.
+const devPageCSP = "default-src 'none'; style-src 'self'; frame-ancestors 'none'"
+
+//go:embed dev.css
+var devCSS []byte
 
 var devPage = template.Must(template.New("outbox").Parse(`<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="refresh" content="5">
 <title>Development outbox</title>
-<style>
-body { font-family: system-ui, sans-serif; margin: 2em; }
-table { border-collapse: collapse; width: 100%; }
-th, td { border: 1px solid #ccc; padding: .4em .6em; text-align: left; vertical-align: top; }
-th { background: #f4f4f4; }
-pre { margin: 0; white-space: pre-wrap; font-family: ui-monospace, monospace; }
-</style>
+<link rel="stylesheet" href="outbox.css">
 </head>
 <body>
+<header class="page-header">
 <h1>Development outbox</h1>
-<p>Messages are not delivered in development mode; the latest are shown here, newest first. This page refreshes every 5 seconds.</p>
-{{if .}}<table>
-<thead><tr><th>Sent</th><th>Channel</th><th>To</th><th>Subject</th><th>Text</th></tr></thead>
-<tbody>
-{{range .}}<tr><td>{{.SentAt.Format "2006-01-02 15:04:05"}}</td><td>{{.Channel}}</td><td>{{.To}}</td><td>{{.Subject}}</td><td><pre>{{.Text}}</pre></td></tr>
-{{end}}</tbody>
-</table>{{else}}<p>No messages yet.</p>{{end}}
+<p class="notice">Development mode: messages are not delivered. The latest are shown here, newest first; this page refreshes every 5 seconds. Click a code to select it. Also as <a href="?format=json">JSON</a>.</p>
+</header>
+{{if .}}<main class="messages">
+{{range .}}<article class="message">
+<div class="meta"><span class="channel">{{.Channel}}</span> <span class="to">{{.To}}</span> <time datetime="{{.SentAt.UTC.Format "2006-01-02T15:04:05Z"}}">{{.SentAt.Format "2006-01-02 15:04:05"}}</time></div>
+{{with .Subject}}<h2 class="subject">{{.}}</h2>
+{{end}}{{with .Code}}<div class="code" title="one-time code">{{.}}</div>
+{{end}}<pre class="text">{{.Text}}</pre>
+</article>
+{{end}}</main>{{else}}<p class="empty">No messages yet.</p>{{end}}
 </body>
 </html>
 `))
 
 // Handler serves the development outbox: an HTML page that refreshes
 // itself, or JSON {"messages":[...]} when the query has format=json or the
-// request accepts application/json. Responses are never cached.
+// request accepts application/json. Each message carries the code found in
+// its text, if any. Responses are never cached.
 func (d *Dev) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			w.Header().Set("Allow", "GET, HEAD")
-			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		if !readOnly(w, r) {
 			return
 		}
-		w.Header().Set("Cache-Control", "no-store")
-		w.Header().Set("X-Content-Type-Options", "nosniff")
 		msgs := d.Messages()
 		if r.URL.Query().Get("format") == "json" || strings.Contains(r.Header.Get("Accept"), "application/json") {
 			out := devJSON{Messages: make([]devJSONMessage, 0, len(msgs))}
 			for _, m := range msgs {
 				out.Messages = append(out.Messages, devJSONMessage{
-					Channel: string(m.Channel), To: m.To, Subject: m.Subject, Text: m.Text, SentAt: m.SentAt.UTC(),
+					Channel: string(m.Channel), To: m.To, Subject: m.Subject, Text: m.Text, Code: m.Code, SentAt: m.SentAt.UTC(),
 				})
 			}
 			w.Header().Set("Content-Type", "application/json")
@@ -145,10 +170,36 @@ func (d *Dev) Handler() http.Handler {
 			return
 		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Security-Policy", devPageCSP)
 		if err := devPage.Execute(w, msgs); err != nil {
 			d.log.WarnContext(r.Context(), "dev outbox: render page", "error", err)
 		}
 	})
+}
+
+// StyleHandler serves the style sheet of the page, which links it as
+// outbox.css beside itself (GET /dev/outbox.css).
+func (d *Dev) StyleHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !readOnly(w, r) {
+			return
+		}
+		w.Header().Set("Content-Type", "text/css; charset=utf-8")
+		w.Write(devCSS)
+	})
+}
+
+// readOnly refuses every method but GET and HEAD with 405, and marks the
+// answer uncacheable and unsniffable; it reports whether to go on.
+func readOnly(w http.ResponseWriter, r *http.Request) bool {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return false
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	return true
 }
 
 // Tee returns a Sender that sends each message through every one of

@@ -51,8 +51,9 @@ func TestDevKeepsNewest(t *testing.T) {
 func TestDevHandlerHTML(t *testing.T) {
 	d := outbox.NewDev(nil, 10)
 	sendAll(t, d,
-		account.Message{Channel: account.ChannelEmail, To: "a@example.com", Subject: "first", Text: "code 111111"},
+		account.Message{Channel: account.ChannelEmail, To: "a@example.com", Subject: "first", Text: "Your code is 111111."},
 		account.Message{Channel: account.ChannelEmail, To: "x@example.com", Subject: "<b>hi</b>", Text: "<script>alert(1)</script> 222222"},
+		account.Message{Channel: account.ChannelPhone, To: "+8613800138000", Text: "Your phone number was changed."},
 	)
 	rec := httptest.NewRecorder()
 	d.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/dev/outbox", nil))
@@ -62,22 +63,62 @@ func TestDevHandlerHTML(t *testing.T) {
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("status: got %d, want 200", res.StatusCode)
 	}
-	if got := res.Header.Get("Content-Type"); !strings.HasPrefix(got, "text/html") {
-		t.Errorf("Content-Type: got %q, want text/html", got)
-	}
-	if got := res.Header.Get("Cache-Control"); got != "no-store" {
-		t.Errorf("Cache-Control: got %q, want no-store", got)
+	for name, want := range map[string]string{
+		"Content-Type":  "text/html; charset=utf-8",
+		"Cache-Control": "no-store",
+		// The site's policy allows no style; this page needs its sheet.
+		"Content-Security-Policy": "default-src 'none'; style-src 'self'; frame-ancestors 'none'",
+	} {
+		if got := res.Header.Get(name); got != want {
+			t.Errorf("%s: got %q, want %q", name, got, want)
+		}
 	}
 	if strings.Contains(body, "<script>") || strings.Contains(body, "<b>hi") {
 		t.Errorf("message content not escaped:\n%s", body)
 	}
-	for _, want := range []string{"&lt;script&gt;alert(1)&lt;/script&gt; 222222", "&lt;b&gt;hi&lt;/b&gt;", `http-equiv="refresh" content="5"`, "code 111111"} {
+	for _, want := range []string{
+		"&lt;script&gt;alert(1)&lt;/script&gt; 222222", "&lt;b&gt;hi&lt;/b&gt;", `http-equiv="refresh" content="5"`,
+		"Your code is 111111.", "Your phone number was changed.",
+		`<link rel="stylesheet" href="outbox.css">`,
+		// Each code large in its own element, easy to select and copy.
+		`<div class="code" title="one-time code">111111</div>`,
+		`<div class="code" title="one-time code">222222</div>`,
+	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("page lacks %q:\n%s", want, body)
 		}
 	}
-	if strings.Index(body, "222222") > strings.Index(body, "111111") {
+	if n := strings.Count(body, `class="code"`); n != 2 {
+		t.Errorf("got %d code elements, want 2 (the notice has none)", n)
+	}
+	// Inline style and style attributes are refused by the CSP.
+	if strings.Contains(body, "<style") || strings.Contains(body, "style=") {
+		t.Errorf("page has inline style:\n%s", body)
+	}
+	if !(strings.Index(body, "changed") < strings.Index(body, "222222") && strings.Index(body, "222222") < strings.Index(body, "111111")) {
 		t.Errorf("page not newest first:\n%s", body)
+	}
+}
+
+func TestDevStyleHandler(t *testing.T) {
+	d := outbox.NewDev(nil, 10)
+	rec := httptest.NewRecorder()
+	d.StyleHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/dev/outbox.css", nil))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("status: got %d, want 200", rec.Code)
+	}
+	if got := rec.Header().Get("Content-Type"); got != "text/css; charset=utf-8" {
+		t.Errorf("Content-Type: got %q, want text/css", got)
+	}
+	for _, want := range []string{".message", ".code", "user-select: all"} {
+		if !strings.Contains(rec.Body.String(), want) {
+			t.Errorf("style sheet lacks %q", want)
+		}
+	}
+	rec = httptest.NewRecorder()
+	d.StyleHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/dev/outbox.css", nil))
+	if rec.Code != http.StatusMethodNotAllowed {
+		t.Errorf("POST: got %d, want 405", rec.Code)
 	}
 }
 
@@ -115,6 +156,7 @@ func TestDevHandlerJSON(t *testing.T) {
 					To      string    `json:"to"`
 					Subject string    `json:"subject"`
 					Text    string    `json:"text"`
+					Code    string    `json:"code"`
 					SentAt  time.Time `json:"sent_at"`
 				} `json:"messages"`
 			}
@@ -125,11 +167,55 @@ func TestDevHandlerJSON(t *testing.T) {
 				t.Fatalf("got %d messages, want 2", len(out.Messages))
 			}
 			m := out.Messages[0]
-			if m.Channel != "phone" || m.To != "+8613800138000" || m.Text != "<script> 222222" || m.SentAt.IsZero() {
+			if m.Channel != "phone" || m.To != "+8613800138000" || m.Text != "<script> 222222" || m.Code != "222222" || m.SentAt.IsZero() {
 				t.Errorf("newest: got %+v", m)
 			}
-			if out.Messages[1].Subject != "first" {
+			if out.Messages[1].Subject != "first" || out.Messages[1].Code != "111111" {
 				t.Errorf("oldest: got %+v", out.Messages[1])
+			}
+		})
+	}
+}
+
+// TestDevJSONCode checks the code field: the only standalone run of exactly
+// 6 digits of the text, and nothing when there is none or more than one.
+func TestDevJSONCode(t *testing.T) {
+	tests := []struct {
+		name string
+		text string
+		want string // "" means the field is absent
+	}{
+		{"Sentence", "Your watchword code is 482913. It expires in 10 minutes.", "482913"},
+		{"StartAndEnd", "482913", "482913"},
+		{"NextToLetters", "code:482913;", "482913"},
+		{"LeadingZero", "Code 012345 for login", "012345"},
+		{"AmongOtherNumbers", "Code 482913, valid 10 minutes, sent 2026-11-24 at 12:05", "482913"},
+		{"Notice", "Your password was changed. If this was not you, contact support.", ""},
+		{"SevenDigits", "Order 4829131 shipped", ""},
+		{"FiveDigits", "Room 48291", ""},
+		{"TwoCodes", "Old 111111, new 222222", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d := outbox.NewDev(nil, 10)
+			sendAll(t, d, account.Message{Channel: account.ChannelEmail, To: "a@example.com", Text: tc.text})
+			rec := httptest.NewRecorder()
+			d.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/dev/outbox?format=json", nil))
+			var out struct {
+				Messages []map[string]any `json:"messages"`
+			}
+			if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil || len(out.Messages) != 1 {
+				t.Fatalf("decode %s: %v", rec.Body, err)
+			}
+			got, present := out.Messages[0]["code"]
+			if tc.want == "" {
+				if present {
+					t.Errorf("got code %v, want none", got)
+				}
+				return
+			}
+			if got != tc.want {
+				t.Errorf("got code %v, want %q", got, tc.want)
 			}
 		})
 	}

@@ -145,7 +145,9 @@ func (a limiter) Take(ctx context.Context, key string, n int, w time.Duration) (
 	d, err := a.l.Take(ctx, key, n, w)
 	return d.Allowed, d.RetryAfter, err
 }
-func (a limiter) Undo(ctx context.Context, key string, w time.Duration) error { return a.l.Undo(ctx, key, w) }
+func (a limiter) Undo(ctx context.Context, key string, w time.Duration) error {
+	return a.l.Undo(ctx, key, w)
+}
 
 const pw = "correct horse battery staple"
 
@@ -610,6 +612,7 @@ func TestIdentityVerification(t *testing.T) {
 		if st != review.StateRejected || reason != "the photo is blurred" {
 			t.Fatalf("after rejection: %s %q", st, reason)
 		}
+		e.clock.Advance(time.Hour)
 		mustOK(t, "submit again", submit())
 		_, err = e.rev.ApproveIdentity(ctx, rv, c, uid)
 		mustOK(t, "approve", err)

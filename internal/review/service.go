@@ -54,11 +54,11 @@ type Config struct {
 
 // Limits are the review's rate limits.
 type Limits struct {
-	ChallengesPerIP       account.Limit
-	UnbindsPerAccount     account.Limit
-	UnbindsPerIP          account.Limit
-	VerificationsPerAcct  account.Limit
-	VerificationsPerIP    account.Limit
+	ChallengesPerIP      account.Limit
+	UnbindsPerAccount    account.Limit
+	UnbindsPerIP         account.Limit
+	VerificationsPerAcct account.Limit
+	VerificationsPerIP   account.Limit
 }
 
 // DefaultConfig returns the defaults of the contract.
@@ -225,4 +225,12 @@ func (s *Service) Tick(ctx context.Context) error {
 // QueueStats counts the pending unbind requests, for monitoring.
 func (s *Service) QueueStats(ctx context.Context) (QueueStats, error) {
 	return s.store.UnbindQueueStats(ctx, s.now())
+}
+
+// ApprovalsNeeded is how many reviewers must approve an unbind request.
+func (s *Service) ApprovalsNeeded() int {
+	if s.cfg.FourEyes {
+		return 2
+	}
+	return 1
 }

@@ -100,7 +100,7 @@ func (s *store) LatestIdentityVerification(ctx context.Context, uid string) (*re
 	// it waits. Saying so first keeps two submissions of the same instant
 	// in order.
 	return s.identityVerificationWhere(ctx, "latest identity verification",
-		`uid = ? ORDER BY CASE WHEN state = 'pending' THEN 0 ELSE 1 END, submitted_at DESC, id DESC LIMIT 1`, uid)
+		`uid = ? ORDER BY CASE WHEN state = 'pending' THEN 0 ELSE 1 END, submitted_at DESC, decided_at DESC, id DESC LIMIT 1`, uid)
 }
 
 // ApprovedIdentityVerification returns the account's newest approved one.
