@@ -466,3 +466,47 @@ func FuzzStoredHeaders(f *testing.F) {
 		}
 	})
 }
+
+// TestSecurityHold: a password, email or phone change, or removing the
+// authenticator, holds the account for a day (security_hold_until), so
+// the application in front can hold withdrawals; binding one does not.
+func TestSecurityHold(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	held := func(uid string) *time.Time {
+		u, err := e.db.UserByUID(ctx, uid)
+		mustOK(t, "user", err)
+		return e.svc.SecurityHeld(u)
+	}
+	a := e.totpBind("ivy@example.com", 0)
+	if h := held(a.uid); h != nil {
+		t.Fatalf("binding an authenticator set a hold until %s", h)
+	}
+	e.clock.Advance(30 * time.Second) // the confirming code's step is spent
+	mustOK(t, "remove the authenticator", e.svc.DisableTOTP(ctx, client, e.session(a.tok), e.totpAt(a.secret, 0)))
+	h := held(a.uid)
+	if h == nil || !h.Equal(e.clock.Now().Add(24*time.Hour)) {
+		t.Fatalf("after removing the authenticator: hold %v, want a day", h)
+	}
+	e.clock.Advance(25 * time.Hour)
+	if h := held(a.uid); h != nil {
+		t.Fatalf("the hold outlived its day: %s", h)
+	}
+	_, tok := e.signUp("jon@example.com")
+	sess := e.stepUp(tok, "jon@example.com")
+	mustOK(t, "change password", e.svc.ChangePassword(ctx, client, sess, "a new and long passphrase"))
+	uid := sess.UID
+	if h := held(uid); h == nil {
+		t.Fatal("a password change set no hold")
+	}
+	e.next("jon@example.com") // the notice of the change
+	e.clock.Advance(25 * time.Hour)
+	tok2 := e.loginPassword("jon@example.com", "a new and long passphrase")
+	sess = e.stepUp(tok2, "jon@example.com")
+	flow, err := e.svc.StartContactChange(ctx, client, sess, account.ChannelPhone, "+86 138 0013 8000")
+	mustOK(t, "start phone change", err)
+	mustOK(t, "confirm phone change", e.svc.ConfirmContactChange(ctx, client, sess, account.ChannelPhone, flow, e.code("+8613800138000")))
+	if h := held(uid); h == nil {
+		t.Fatal("a phone change set no hold")
+	}
+}

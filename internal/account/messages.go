@@ -42,6 +42,12 @@ const (
 // the body of both the email and the SMS, with fmt verbs for its values.
 type noticeText struct{ subject, body string }
 
+// plainNotices answer the user's own requests (decisions): they go
+// without the "if this was not you" footer of security notices.
+var plainNotices = map[MessageKey]bool{
+	NoticeUnbindRejected: true, NoticeIdentityApproved: true, NoticeIdentityRejected: true,
+}
+
 // englishNotices are the notices in English.
 var englishNotices = map[MessageKey]noticeText{
 	NoticeSignUpAttempt: {"sign-up attempt", "Someone tried to sign up with this address, which already belongs to your account. " +
@@ -116,7 +122,10 @@ func (s *Service) notice(ch Channel, to string, key MessageKey, args ...any) *Me
 	if ch == ChannelPhone {
 		return &Message{Channel: ChannelPhone, To: to, Text: fmt.Sprintf(noticeSMSForm, s.cfg.Issuer, body)}
 	}
-	text := body + noticeEmailFooter
+	text := body + "\n"
+	if !plainNotices[key] {
+		text = body + noticeEmailFooter
+	}
 	return &Message{Channel: ChannelEmail, To: to, Subject: fmt.Sprintf(noticeSubjectForm, s.cfg.Issuer, t.subject),
 		Text: text, HTML: renderHTML(text)}
 }
