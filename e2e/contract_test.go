@@ -30,8 +30,10 @@ func TestContractCheck(t *testing.T) {
 		{"MissingRetryAfter", "POST", "/login/password", 429, hdr(json, ""), `{"error":{"code":"rate_limited","message":"x"}}`, false},
 		{"RetryAfter", "POST", "/login/password", 429, hdr(json, "", "Retry-After", "3"), `{"error":{"code":"rate_limited","message":"x"}}`, true},
 		{"WrongContentType", "POST", "/logout", 401, hdr("text/plain", ""), `{"error":{"code":"unauthenticated","message":"x"}}`, false},
-		{"Me", "GET", "/me", 200, hdr(json, ""), `{"uid":"4821907364","email":{"address":"a@example.com","verified":true},"phone":null,"totp":{"enabled":false},"roles":[],"privileged_until":null}`, true},
-		{"MeBadDate", "GET", "/me", 200, hdr(json, ""), `{"uid":"4821907364","email":null,"phone":null,"totp":{"enabled":false},"roles":[],"privileged_until":"soon"}`, false},
+		{"Me", "GET", "/me", 200, hdr(json, ""), `{"uid":"4821907364","email":{"address":"a@example.com","verified":true},"phone":null,"totp":{"enabled":false},"roles":[],"privileged_until":null,"security_hold_until":null}`, true},
+		{"MeOnHold", "GET", "/me", 200, hdr(json, ""), `{"uid":"4821907364","email":null,"phone":null,"totp":{"enabled":false},"roles":[],"privileged_until":null,"security_hold_until":"2026-01-02T03:04:05Z"}`, true},
+		{"MeWithoutHold", "GET", "/me", 200, hdr(json, ""), `{"uid":"4821907364","email":null,"phone":null,"totp":{"enabled":false},"roles":[],"privileged_until":null}`, false},
+		{"MeBadDate", "GET", "/me", 200, hdr(json, ""), `{"uid":"4821907364","email":null,"phone":null,"totp":{"enabled":false},"roles":[],"privileged_until":"soon","security_hold_until":null}`, false},
 		{"UnknownPath", "GET", "/no/such/thing", 404, hdr(json, ""), `{"error":{"code":"not_found","message":"No such endpoint."}}`, true},
 		{"UnknownPathOtherCode", "GET", "/no/such/thing", 404, hdr(json, ""), `{"error":{"code":"forbidden","message":"x"}}`, false},
 		{"UnknownPathHTML", "GET", "/no/such/thing", 404, hdr("text/html", ""), `<p>not found</p>`, false},
@@ -40,6 +42,14 @@ func TestContractCheck(t *testing.T) {
 		{"WrongMethodNoAllow", "DELETE", "/me", 405, hdr(json, ""), `{"error":{"code":"method_not_allowed","message":"x"}}`, false},
 		{"WrongMethodWrongAllow", "GET", "/me/totp", 405, hdr(json, "", "Allow", "POST"), `{"error":{"code":"method_not_allowed","message":"x"}}`, false},
 		{"WrongMethodAllow", "GET", "/me/totp", 405, hdr(json, "", "Allow", "POST, DELETE"), `{"error":{"code":"method_not_allowed","message":"x"}}`, true},
+		{"Evidence", "GET", "/admin/unbind-requests/r1/evidence/video", 200, evidence("video/mp4", `inline; filename="video.mp4"`), "\x00\x00\x00\x18ftypisom", true},
+		{"EvidenceAsHTML", "GET", "/admin/unbind-requests/r1/evidence/photo", 200, evidence("text/html", `inline; filename="photo.jpg"`), "<script>", false},
+		{"EvidenceAsAttachmentOfAnyName", "GET", "/admin/unbind-requests/r1/evidence/photo", 200, evidence("image/jpeg", `attachment; filename="x.html"`), "\xff\xd8\xff", false},
+		{"EvidenceSniffable", "GET", "/admin/identity-verifications/1/evidence/selfie", 200, hdr("image/png", "", "Content-Disposition", `inline; filename="selfie.png"`, "Content-Security-Policy", "default-src 'none'; sandbox"), "\x89PNG", false},
+		{"UnbindConflict", "POST", "/unbind-requests", 409, hdr(json, ""), `{"error":{"code":"conflict","message":"x"}}`, true},
+		{"UploadTooLarge", "POST", "/unbind-requests", 413, hdr(json, ""), `{"error":{"code":"too_large","message":"x"}}`, true},
+		{"StaffForbidden", "GET", "/admin/unbind-requests", 403, hdr(json, ""), `{"error":{"code":"forbidden","message":"x"}}`, true},
+		{"UnbindCaseMissingField", "GET", "/admin/unbind-requests/r1", 200, hdr(json, ""), `{"request_id":"r1"}`, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -54,6 +64,12 @@ func TestContractCheck(t *testing.T) {
 			}
 		})
 	}
+}
+
+// evidence builds the headers of a file served to staff.
+func evidence(contentType, disposition string) http.Header {
+	return hdr(contentType, "", "Content-Disposition", disposition, "X-Content-Type-Options", "nosniff",
+		"Content-Security-Policy", "default-src 'none'; sandbox")
 }
 
 // hdr builds response headers: a content type, Cache-Control (no-store

@@ -22,6 +22,7 @@ import (
 
 	"github.com/watchword/watchword/internal/middleware"
 	"github.com/watchword/watchword/internal/password"
+	"github.com/watchword/watchword/internal/review"
 )
 
 // Config is everything the command line and the environment can set.
@@ -53,6 +54,14 @@ type Config struct {
 	ShutdownTimeout   time.Duration
 	LogLevel          string
 
+	// The lost-authenticator review.
+	HolidaysFile      string
+	BusinessTimezone  string
+	UnbindDelay       time.Duration
+	FourEyes          bool
+	EvidenceRetention time.Duration
+	SecurityHold      time.Duration
+
 	// origin names where each setting came from, "--name" or
 	// "WATCHWORD_NAME", so that a message names what the user wrote.
 	origin map[string]string
@@ -65,6 +74,29 @@ type Config struct {
 	// user is never generated: a typo must not start the server on a new
 	// key that decrypts nothing stored.
 	generateKey bool
+}
+
+// reviewTick is how often the review's background work runs: every half
+// minute, or often enough that a short unbind delay or retention (tests,
+// trials) takes effect within about half of itself.
+func (cfg *Config) reviewTick() time.Duration {
+	tick := 30 * time.Second
+	for _, d := range []time.Duration{cfg.UnbindDelay, cfg.EvidenceRetention} {
+		if d > 0 && d/2 < tick {
+			tick = max(d/2, 250*time.Millisecond)
+		}
+	}
+	return tick
+}
+
+// readHolidays reads the dates of a --holidays file.
+func readHolidays(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the file: %w", err)
+	}
+	defer f.Close()
+	return review.ParseHolidays(f)
 }
 
 // passwordMaxLength is the longest password the policy ever accepts, so
@@ -109,6 +141,14 @@ func (cfg *Config) bindFlags(fs *flag.FlagSet) {
 	duration(&cfg.StepUpLifetime, "step-up-lifetime", 10*time.Minute, "privilege after a step-up")
 	duration(&cfg.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "how long SIGTERM waits for requests to finish")
 	fs.StringVar(&cfg.LogLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&cfg.HolidaysFile, "holidays", "", "`file` of ISO dates (one a line) that are not working days for review due dates")
+	fs.StringVar(&cfg.BusinessTimezone, "business-timezone", "UTC", "IANA `zone` of the review team's working days, e.g. Asia/Shanghai")
+	duration(&cfg.UnbindDelay, "unbind-delay", 0, "time between an approved unbind and its effect, during which the owner can still cancel")
+	fs.Var(&checkedValue[bool]{name: "four-eyes", dst: &cfg.FourEyes, parse: strconv.ParseBool, isBool: true,
+		want: "is not a boolean; use true or false", bad: cfg.bad},
+		"four-eyes", "an unbind approval needs a second reviewer")
+	duration(&cfg.EvidenceRetention, "evidence-retention", 2160*time.Hour, "evidence files are deleted this long after the decision")
+	duration(&cfg.SecurityHold, "security-hold", 24*time.Hour, "how long security_hold_until lasts after a security change")
 }
 
 // badValue is a setting that did not parse: its text and what was wanted.
@@ -322,9 +362,22 @@ func (cfg *Config) validate() error {
 		{"session-lifetime", cfg.SessionLifetime},
 		{"step-up-lifetime", cfg.StepUpLifetime},
 		{"shutdown-timeout", cfg.ShutdownTimeout},
+		{"evidence-retention", cfg.EvidenceRetention},
+		{"security-hold", cfg.SecurityHold},
 	} {
 		if _, bad := cfg.bad[d.name]; !bad && d.value <= 0 {
 			add(d.name, "%s must be more than zero; use a form like 30m or 1h", d.value)
+		}
+	}
+	if _, bad := cfg.bad["unbind-delay"]; !bad && cfg.UnbindDelay < 0 {
+		add("unbind-delay", "%s must not be negative; use 0 for at once, or a form like 48h", cfg.UnbindDelay)
+	}
+	if _, err := time.LoadLocation(cfg.BusinessTimezone); err != nil || cfg.BusinessTimezone == "" {
+		add("business-timezone", "%q is not an IANA time zone; use a form like UTC or Asia/Shanghai", cfg.BusinessTimezone)
+	}
+	if cfg.HolidaysFile != "" {
+		if _, err := readHolidays(cfg.HolidaysFile); err != nil {
+			add("holidays", "%v", err)
 		}
 	}
 	switch strings.ToLower(cfg.LogLevel) {

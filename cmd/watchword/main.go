@@ -18,6 +18,7 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+	_ "time/tzdata" // IANA zones for --business-timezone on hosts without them
 )
 
 // version is set at build time with -ldflags "-X main.version=…".

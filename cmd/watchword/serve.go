@@ -27,9 +27,11 @@ import (
 	"github.com/watchword/watchword/internal/outbox"
 	"github.com/watchword/watchword/internal/password"
 	"github.com/watchword/watchword/internal/ratelimit"
+	"github.com/watchword/watchword/internal/review"
 	"github.com/watchword/watchword/internal/secretbox"
 	"github.com/watchword/watchword/internal/sms"
 	"github.com/watchword/watchword/internal/sqlstore"
+	"github.com/watchword/watchword/internal/web"
 )
 
 // newLogger returns a JSON logger, or a text one when stderr is a terminal.
@@ -52,15 +54,17 @@ func newLogger(w io.Writer, level string) (*slog.Logger, error) {
 
 // app is the wired server: built by build, run by serve, closed by Close.
 type app struct {
-	cfg     *Config
-	log     *slog.Logger
-	db      *sqlstore.DB
-	redis   *redis.Client
-	svc     *account.Service
-	worker  *outbox.Worker
-	dev     *outbox.Dev
-	metrics *metrics.Metrics
-	handler http.Handler
+	cfg      *Config
+	log      *slog.Logger
+	db       *sqlstore.DB
+	redis    *redis.Client
+	svc      *account.Service
+	reviews  *review.Service
+	evidence *evidenceStore
+	worker   *outbox.Worker
+	dev      *outbox.Dev
+	metrics  *metrics.Metrics
+	handler  http.Handler
 }
 
 // openStore opens the database and the encryption box from cfg.
@@ -179,12 +183,52 @@ func build(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 		SessionIdle:     cfg.SessionIdle,
 		SessionLifetime: cfg.SessionLifetime,
 		StepUpLifetime:  cfg.StepUpLifetime,
+		SecurityHold:    cfg.SecurityHold,
 		// Only channels with a sender: an address on another is refused
 		// where a message would go, never accepted and then dropped.
 		Channels: slices.Sorted(maps.Keys(senders)),
 	})
+	if err := a.buildReview(ctx, keys); err != nil {
+		a.Close()
+		return nil, err
+	}
 	a.handler = a.routes(middleware.NewClientIP(trusted))
 	return a, nil
+}
+
+// buildReview wires the lost-authenticator review: its calendar, the
+// evidence store and its service on the same database and keys.
+func (a *app) buildReview(ctx context.Context, keys [][]byte) error {
+	cfg := a.cfg
+	loc, err := time.LoadLocation(cfg.BusinessTimezone)
+	if err != nil {
+		return fmt.Errorf("--business-timezone: %w", err)
+	}
+	var holidays []string
+	if cfg.HolidaysFile != "" {
+		if holidays, err = readHolidays(cfg.HolidaysFile); err != nil {
+			return fmt.Errorf("--holidays: %w", err)
+		}
+	}
+	cal, err := review.NewCalendar(loc, holidays...)
+	if err != nil {
+		return fmt.Errorf("--holidays: %w", err)
+	}
+	if a.evidence, err = openEvidence(ctx, a.db, cfg.DataDir, keys); err != nil {
+		return err
+	}
+	publicURL := cfg.PublicURL
+	if publicURL == "" {
+		publicURL = "http://" + cfg.Addr
+	}
+	a.reviews = review.New(review.Deps{
+		Store: a.db.Review(), Accounts: a.svc, Evidence: a.evidence, Calendar: cal,
+		TokenKeys: tokenKeys(keys), Random: rand.Reader, Now: time.Now, Log: a.log,
+	}, review.Config{
+		PublicURL: publicURL, UnbindDelay: cfg.UnbindDelay, FourEyes: cfg.FourEyes, Retention: cfg.EvidenceRetention,
+	})
+	a.metrics.ReviewQueue(func(ctx context.Context) (review.QueueStats, error) { return a.reviews.QueueStats(ctx) })
+	return nil
 }
 
 // senders chooses a sender per channel. Without real delivery for a
@@ -244,7 +288,8 @@ func (a *app) senders() (map[account.Channel]outbox.Sender, error) {
 // dev mode, the development outbox, behind the middleware chain.
 func (a *app) routes(clientIP *middleware.ClientIP) http.Handler {
 	mux := http.NewServeMux()
-	api.New(a.svc, a.log).Register(mux)
+	api.New(a.svc, a.reviews, a.log).Register(mux)
+	web.New(a.reviews, a.log).Register(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})
@@ -450,17 +495,31 @@ func newServer(h http.Handler, log *slog.Logger) *http.Server {
 	}
 }
 
-// janitor deletes expired sessions, flows and codes every few minutes.
+// janitor deletes expired sessions, flows and codes every few minutes,
+// and runs the review's background work (approvals whose delay is over,
+// evidence past its retention) every half minute. Every step is safe with
+// several instances running it.
 func (a *app) janitor(ctx context.Context) {
-	t := time.NewTicker(5 * time.Minute)
-	defer t.Stop()
+	cleanup := time.NewTicker(5 * time.Minute)
+	defer cleanup.Stop()
+	tick := time.NewTicker(a.cfg.reviewTick())
+	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-cleanup.C:
 			if err := a.svc.Cleanup(ctx); err != nil && ctx.Err() == nil {
 				a.log.Warn("cleanup failed", "err", err)
+			}
+			if n, err := a.evidence.removeIncomplete(ctx); err != nil && ctx.Err() == nil {
+				a.log.Warn("removing incomplete uploads failed", "err", err)
+			} else if n > 0 {
+				a.log.Info("removed incomplete uploads", "count", n)
+			}
+		case <-tick.C:
+			if err := a.reviews.Tick(ctx); err != nil && ctx.Err() == nil {
+				a.log.Warn("review background work failed", "err", err)
 			}
 		}
 	}

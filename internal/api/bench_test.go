@@ -87,7 +87,7 @@ func benchSession(b *testing.B) (*account.Service, string) {
 func BenchmarkMe(b *testing.B) {
 	svc, tok := benchSession(b)
 	mux := http.NewServeMux()
-	api.New(svc, slog.New(slog.DiscardHandler)).Register(mux)
+	api.New(svc, nil, slog.New(slog.DiscardHandler)).Register(mux)
 	req := httptest.NewRequest(http.MethodGet, api.Prefix+"/me", nil)
 	req.Header.Set("Authorization", "Bearer "+tok)
 	for b.Loop() {
@@ -104,7 +104,7 @@ func BenchmarkMe(b *testing.B) {
 func BenchmarkMeUnauthenticated(b *testing.B) {
 	svc, _ := benchSession(b)
 	mux := http.NewServeMux()
-	api.New(svc, slog.New(slog.DiscardHandler)).Register(mux)
+	api.New(svc, nil, slog.New(slog.DiscardHandler)).Register(mux)
 	req := httptest.NewRequest(http.MethodGet, api.Prefix+"/me", nil)
 	req.Header.Set("Authorization", "Bearer not-a-session-token")
 	for b.Loop() {

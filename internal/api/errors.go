@@ -29,6 +29,7 @@ var statusOf = map[account.Code]int{
 	account.CodeUnauthenticated:    http.StatusUnauthorized,
 	account.CodeStepUpRequired:     http.StatusForbidden,
 	account.CodeIdentifierInUse:    http.StatusConflict,
+	account.CodeConflict:           http.StatusConflict,
 	account.CodeTOTPRequired:       http.StatusBadRequest,
 	account.CodeInvalidTOTP:        http.StatusBadRequest,
 	account.CodeClockDrift:         http.StatusBadRequest,

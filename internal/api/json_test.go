@@ -178,7 +178,7 @@ func TestDecodeMessages(t *testing.T) {
 // reached (the Server has none, so reaching it would panic).
 func TestHandlerRefusesHostileBodies(t *testing.T) {
 	mux := http.NewServeMux()
-	New(nil, slog.New(slog.DiscardHandler)).Register(mux)
+	New(nil, nil, slog.New(slog.DiscardHandler)).Register(mux)
 	paths := []string{Prefix + "/login/code/some-flow", Prefix + "/registrations"}
 	for _, path := range paths {
 		for _, tc := range hostileBodies {

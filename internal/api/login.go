@@ -157,6 +157,9 @@ type meResponse struct {
 	TOTP            totpView   `json:"totp"`
 	Roles           []string   `json:"roles"`
 	PrivilegedUntil *time.Time `json:"privileged_until"`
+	// SecurityHoldUntil is set for a while after a security change, so
+	// the application in front can hold withdrawals; null otherwise.
+	SecurityHoldUntil *time.Time `json:"security_hold_until"`
 }
 
 func (s *Server) me(w http.ResponseWriter, r *http.Request, sess *account.Session) error {
@@ -178,6 +181,7 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request, sess *account.Sessio
 		t := sess.PrivilegedUntil.UTC()
 		resp.PrivilegedUntil = &t
 	}
+	resp.SecurityHoldUntil = optionalTime(s.svc.SecurityHeld(u))
 	writeJSON(w, http.StatusOK, resp)
 	return nil
 }

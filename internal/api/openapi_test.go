@@ -85,7 +85,7 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 	}
 
 	// Building the route table must not touch the (nil) service or logger.
-	patterns := New(nil, nil).Patterns()
+	patterns := New(nil, nil, nil).Patterns()
 	if len(patterns) == 0 {
 		t.Fatal("Patterns() returned no routes")
 	}

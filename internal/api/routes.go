@@ -46,6 +46,26 @@ func (s *Server) routes() []route {
 		{"GET /me/totp/qr.png", s.auth(s.totpQR)},
 		{"POST /me/totp/confirm", s.auth(s.confirmTOTP)},
 		{"DELETE /me/totp", s.auth(s.disableTOTP)},
+
+		// Identity verification, and a lost authenticator's unbind request.
+		{"POST /me/identity-verification", s.auth(s.submitIdentityVerification)},
+		{"GET /me/identity-verification", s.auth(s.identityStatus)},
+		{"POST /unbind-requests/challenge", s.handle(s.unbindChallenge)},
+		{"POST /unbind-requests", s.handle(s.fileUnbindRequest)},
+		{"GET /unbind-requests/{request_id}", s.handle(s.unbindStatus)},
+		{"POST /unbind-requests/cancel", s.handle(s.cancelUnbindRequest)},
+
+		// Staff: reviewers and admins with an authenticator bound.
+		{"GET /admin/unbind-requests", s.staff(s.listUnbindRequests)},
+		{"GET /admin/unbind-requests/{id}", s.staff(s.unbindCase)},
+		{"GET /admin/unbind-requests/{id}/evidence/{kind}", s.staff(s.unbindEvidence)},
+		{"POST /admin/unbind-requests/{id}/approve", s.staff(s.approveUnbind)},
+		{"POST /admin/unbind-requests/{id}/reject", s.staff(s.rejectUnbind)},
+		{"GET /admin/identity-verifications", s.staff(s.listIdentityVerifications)},
+		{"GET /admin/identity-verifications/{uid}", s.staff(s.identityCase)},
+		{"GET /admin/identity-verifications/{uid}/evidence/{kind}", s.staff(s.identityEvidence)},
+		{"POST /admin/identity-verifications/{uid}/approve", s.staff(s.approveIdentity)},
+		{"POST /admin/identity-verifications/{uid}/reject", s.staff(s.rejectIdentity)},
 	}
 }
 

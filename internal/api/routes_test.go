@@ -15,7 +15,7 @@ import (
 // reach a handler.
 func TestWrongMethod(t *testing.T) {
 	mux := http.NewServeMux()
-	New(nil, slog.New(slog.DiscardHandler)).Register(mux)
+	New(nil, nil, slog.New(slog.DiscardHandler)).Register(mux)
 	tests := []struct {
 		method, path string
 		status       int

@@ -11,17 +11,19 @@ import (
 
 	"github.com/watchword/watchword/internal/account"
 	"github.com/watchword/watchword/internal/middleware"
+	"github.com/watchword/watchword/internal/review"
 )
 
 // Server holds what the handlers need.
 type Server struct {
-	svc *account.Service
-	log *slog.Logger
+	svc     *account.Service
+	reviews *review.Service
+	log     *slog.Logger
 }
 
-// New returns an API server over svc.
-func New(svc *account.Service, log *slog.Logger) *Server {
-	return &Server{svc: svc, log: log}
+// New returns an API server over the account and review services.
+func New(svc *account.Service, reviews *review.Service, log *slog.Logger) *Server {
+	return &Server{svc: svc, reviews: reviews, log: log}
 }
 
 // handle adapts an error-returning handler: the error is rendered once,

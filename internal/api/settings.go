@@ -185,6 +185,10 @@ type eventView struct {
 	Detail    string    `json:"detail"`
 }
 
+func newEventView(e *account.Event) eventView {
+	return eventView{ID: e.ID, Kind: string(e.Kind), At: e.CreatedAt.UTC(), IP: e.IP, UserAgent: e.UserAgent, Detail: e.Detail}
+}
+
 type eventsResponse struct {
 	Items []eventView `json:"items"`
 }
@@ -196,9 +200,7 @@ func (s *Server) listSecurityEvents(w http.ResponseWriter, r *http.Request, sess
 	}
 	resp := eventsResponse{Items: []eventView{}}
 	for _, e := range events {
-		resp.Items = append(resp.Items, eventView{
-			ID: e.ID, Kind: string(e.Kind), At: e.CreatedAt.UTC(), IP: e.IP, UserAgent: e.UserAgent, Detail: e.Detail,
-		})
+		resp.Items = append(resp.Items, newEventView(e))
 	}
 	writeJSON(w, http.StatusOK, resp)
 	return nil

@@ -3,6 +3,7 @@
 package metrics
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/watchword/watchword/internal/account"
+	"github.com/watchword/watchword/internal/review"
 )
 
 // Metrics owns a registry (not the global one, so tests can build many).
@@ -102,4 +104,40 @@ func (m *Metrics) MessageSent(ch account.Channel) {
 // MessageFailed counts a failed delivery attempt.
 func (m *Metrics) MessageFailed(ch account.Channel) {
 	m.messages.WithLabelValues(string(ch), "failed").Inc()
+}
+
+// ReviewQueue exports the unbind review queue, read from stats at every
+// scrape: pending and overdue requests and the age of the oldest. A
+// failing read exports nothing for that scrape rather than stale numbers.
+func (m *Metrics) ReviewQueue(stats func(ctx context.Context) (review.QueueStats, error)) {
+	m.reg.MustRegister(&queueCollector{stats: stats})
+}
+
+var (
+	pendingDesc = prometheus.NewDesc("watchword_unbind_requests_pending", "Unbind requests waiting for a decision.", nil, nil)
+	overdueDesc = prometheus.NewDesc("watchword_unbind_requests_overdue", "Pending unbind requests past their due date.", nil, nil)
+	oldestDesc  = prometheus.NewDesc("watchword_unbind_requests_oldest_age_seconds", "Age of the oldest pending unbind request.", nil, nil)
+)
+
+type queueCollector struct {
+	stats func(ctx context.Context) (review.QueueStats, error)
+}
+
+func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- pendingDesc
+	ch <- overdueDesc
+	ch <- oldestDesc
+}
+
+func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	st, err := c.stats(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(pendingDesc, err)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(pendingDesc, prometheus.GaugeValue, float64(st.Pending))
+	ch <- prometheus.MustNewConstMetric(overdueDesc, prometheus.GaugeValue, float64(st.Overdue))
+	ch <- prometheus.MustNewConstMetric(oldestDesc, prometheus.GaugeValue, st.Oldest.Seconds())
 }

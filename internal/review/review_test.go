@@ -631,3 +631,27 @@ func TestIdentityVerification(t *testing.T) {
 		wantCode(t, "one's own", err, account.CodeForbidden)
 	})
 }
+
+// TestRetentionWaitsForTheEffect: an approval whose delay is longer than
+// the retention keeps its evidence until it takes effect.
+func TestRetentionWaitsForTheEffect(t *testing.T) {
+	e := newEnv(t, "sqlite:"+t.TempDir()+"/w.db", review.Config{Retention: time.Hour, UnbindDelay: 48 * time.Hour})
+	ctx := context.Background()
+	rv := e.reviewer("rita@example.com")
+	uid := e.user("gus@example.com")
+	filed := e.file("gus@example.com", uid, "G1")
+	_, err := e.rev.ApproveUnbind(ctx, rv, account.Client{}, filed.RequestID, "")
+	mustOK(t, "approve", err)
+	e.clock.Advance(2 * time.Hour)
+	mustOK(t, "tick", e.rev.Tick(ctx))
+	if _, rc, err := e.rev.OpenUnbindEvidence(ctx, rv, filed.RequestID, review.RoleVideo); err != nil {
+		t.Fatalf("evidence of an approval not yet in effect was deleted: %v", err)
+	} else {
+		rc.Close()
+	}
+	e.clock.Advance(47 * time.Hour)
+	mustOK(t, "tick: the approval takes effect", e.rev.Tick(ctx))
+	mustOK(t, "tick: then retention applies", e.rev.Tick(ctx))
+	_, _, err = e.rev.OpenUnbindEvidence(ctx, rv, filed.RequestID, review.RoleVideo)
+	wantCode(t, "evidence after the effect and the retention", err, account.CodeNotFound)
+}

@@ -69,7 +69,7 @@ func DefaultConfig() Config {
 		DueIn:     3,
 		Limits: Limits{
 			ChallengesPerIP:      account.Limit{N: 20, Window: time.Hour},
-			UnbindsPerAccount:    account.Limit{N: 3, Window: 24 * time.Hour},
+			UnbindsPerAccount:    account.Limit{N: 5, Window: 24 * time.Hour},
 			UnbindsPerIP:         account.Limit{N: 10, Window: 24 * time.Hour},
 			VerificationsPerAcct: account.Limit{N: 5, Window: 24 * time.Hour},
 			VerificationsPerIP:   account.Limit{N: 20, Window: 24 * time.Hour},

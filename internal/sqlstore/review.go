@@ -405,14 +405,15 @@ func (s *store) FilesOf(ctx context.Context, subject string) ([]*review.File, er
 }
 
 // ExpiredFiles returns files not yet removed whose subject was decided
-// before cutoff: unbind requests decided, rejected identity verifications,
+// before cutoff: unbind requests decided (an approval only once it took
+// effect, so a delay longer than the retention keeps them), rejected identity verifications,
 // and approved ones once a newer approval replaced them (the current
 // approved one is what later unbind reviews compare against, so it stays).
 func (s *store) ExpiredFiles(ctx context.Context, cutoff time.Time, limit int) ([]*review.File, error) {
 	c := micros(cutoff)
 	return s.files(ctx, "expired files", `SELECT `+fileColumns+` FROM evidence_files f WHERE f.deleted_at IS NULL AND (
 		EXISTS (SELECT 1 FROM unbind_requests u WHERE f.subject = 'unbind:' || u.id
-			AND u.decided_at IS NOT NULL AND u.decided_at < ?)
+			AND u.decided_at IS NOT NULL AND u.decided_at < ? AND NOT (u.state = 'approved' AND u.applied_at IS NULL))
 		OR EXISTS (SELECT 1 FROM identity_verifications v WHERE f.subject = 'idv:' || v.id
 			AND v.decided_at IS NOT NULL AND v.decided_at < ? AND (v.state = 'rejected' OR EXISTS (
 				SELECT 1 FROM identity_verifications w WHERE w.uid = v.uid AND w.state = 'approved'

@@ -170,6 +170,10 @@ func (db *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
+// SQL returns the connection pool, for stores of other packages that
+// keep their own tables in the same database (the evidence blobs).
+func (db *DB) SQL() *sql.DB { return db.sql }
+
 // Dialect returns "sqlite" or "postgres".
 func (db *DB) Dialect() string { return string(db.dialect) }
 
