@@ -510,3 +510,23 @@ func TestSecurityHold(t *testing.T) {
 		t.Fatal("a phone change set no hold")
 	}
 }
+
+// TestRotateSession: a rotated session keeps its account and privilege
+// under a new token, and the old token stops working at once.
+func TestRotateSession(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	_, tok := e.signUp("kim@example.com")
+	sess := e.stepUp(tok, "kim@example.com")
+	next, err := e.svc.RotateSession(ctx, client, sess)
+	mustOK(t, "rotate", err)
+	if _, err := e.svc.Authenticate(ctx, tok); err == nil {
+		t.Fatal("the old token still works")
+	}
+	got := e.session(next)
+	if got.UID != sess.UID || got.ID == sess.ID || !e.svc.Privileged(got) {
+		t.Fatalf("rotated session %+v from %+v", got, sess)
+	}
+	_, err = e.svc.RotateSession(ctx, client, sess)
+	wantCode(t, "rotate an ended session", err, account.CodeUnauthenticated)
+}

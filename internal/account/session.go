@@ -85,6 +85,43 @@ func (s *Service) revokeSessions(ctx context.Context, tx Tx, uid string, keep *S
 	return nil
 }
 
+// RotateSession replaces sess with a new session of the same account,
+// privilege and lifetimes, and returns its token; the old token stops
+// working at once. Cookie sessions rotate at step-up (ASVS 7.2.4), so a
+// session id that leaked or was planted before the privilege is worth
+// nothing after it.
+//
+// Errors: CodeUnauthenticated (sess ended meanwhile).
+func (s *Service) RotateSession(ctx context.Context, c Client, sess *Session) (string, error) {
+	tok, hash, err := s.newID("session", 32)
+	if err != nil {
+		return "", err
+	}
+	pub, _, err := s.newID("session-id", 12)
+	if err != nil {
+		return "", err
+	}
+	err = s.store.Atomic(ctx, func(tx Tx) error {
+		if err := s.endSession(ctx, tx, sess.UID, sess.ID); err != nil {
+			if isNoRows(err) {
+				return ErrUnauthenticated
+			}
+			return fmt.Errorf("rotate session: %w", err)
+		}
+		next := *sess
+		next.ID, next.TokenHash, next.LastSeenAt = pub, hash, s.now()
+		next.IP, next.UserAgent = storedText(c.IP, 64), storedText(c.UserAgent, maxUserAgent)
+		if err := tx.CreateSession(ctx, &next); err != nil {
+			return fmt.Errorf("rotate session: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	return tok, nil
+}
+
 // grantPrivilege marks sess stepped up until then.
 func (s *Service) grantPrivilege(ctx context.Context, tx Tx, sess *Session, until time.Time) error {
 	if err := tx.SetSessionPrivilege(ctx, sess.ID, until); err != nil {
