@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/watchword/watchword/internal/i18n"
 	"github.com/watchword/watchword/internal/identifier"
 	"github.com/watchword/watchword/internal/token"
 )
@@ -63,8 +64,8 @@ func codeKey(f *Flow) string {
 }
 
 // issueCode stores a new code for f (replacing any older one of the same
-// purpose and code key) and queues its message, both within tx.
-func (s *Service) issueCode(ctx context.Context, tx Tx, f *Flow) error {
+// purpose and code key) and queues its message in lang, both within tx.
+func (s *Service) issueCode(ctx context.Context, tx Tx, f *Flow, lang i18n.Lang) error {
 	code, err := token.Digits(s.random, codeDigits)
 	if err != nil {
 		return err
@@ -77,7 +78,7 @@ func (s *Service) issueCode(ctx context.Context, tx Tx, f *Flow) error {
 	if err := tx.PutCode(ctx, c); err != nil {
 		return fmt.Errorf("store code: %w", err)
 	}
-	return s.enqueue(ctx, tx, s.codeMessage(f, code))
+	return s.enqueue(ctx, tx, s.codeMessage(f, code, lang))
 }
 
 // codeHashParts binds a code to its flow, purpose and address, so a code

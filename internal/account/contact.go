@@ -32,7 +32,7 @@ func (s *Service) StartContactChange(ctx context.Context, c Client, sess *Sessio
 	if current, verified := contactOf(u, ch); verified && addressKey(ch, current) == key {
 		return "", Errorf(CodeInvalidRequest, "This is already your verified %s.", ch)
 	}
-	return s.startSignedInCode(ctx, sess, purposeOfChange(ch), ch, addr, func() error {
+	return s.startSignedInCode(ctx, sess, purposeOfChange(ch), ch, addr, userLang(u), func() error {
 		_, err := s.userByAddress(ctx, s.store, ch, key)
 		if err == nil {
 			return identifierInUse(ch)
@@ -107,7 +107,7 @@ func (s *Service) ConfirmContactChange(ctx context.Context, c Client, sess *Sess
 		msgs := s.noticesTo(&after, key, args...)
 		if replaced && slices.Contains(s.cfg.Channels, ch) {
 			// The replaced address is told too, so a hijacker cannot swap it silently.
-			msgs = append(msgs, s.notice(ch, old, key, args...))
+			msgs = append(msgs, s.notice(ch, old, userLang(before), key, args...))
 		}
 		return s.enqueue(ctx, tx, msgs...)
 	})

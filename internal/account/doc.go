@@ -5,10 +5,11 @@
 //
 // Service holds the use cases; HTTP adapters call it and render its
 // *Error values. It depends only on the standard library and the leaf
-// packages password, totp, token and identifier; storage (Store),
+// packages password, totp, token, identifier and i18n; storage (Store),
 // rate limiting (Limiter) and delivery (Waker) are small interfaces that
 // the command wires to sqlstore, ratelimit and outbox.
 //
 // One file per workflow: register.go, login.go, code.go, session.go,
-// stepup.go, contact.go, totp.go; messages.go holds what users are told.
+// stepup.go, contact.go, totp.go; messages.go builds what users are told
+// from the texts of package i18n, in their language (language.go).
 package account

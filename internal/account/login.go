@@ -156,6 +156,9 @@ func (s *Service) finishFirstFactor(ctx context.Context, c Client, u *User, meth
 			if err := s.recordTx(ctx, tx, c, u.UID, EventLogin, "method="+method); err != nil {
 				return err
 			}
+			if err := s.rememberLanguage(ctx, tx, c, u.UID, u.Lang); err != nil {
+				return err
+			}
 			res.SessionToken, err = s.startSession(ctx, tx, c, u.UID)
 			return err
 		default:
@@ -213,7 +216,7 @@ func (s *Service) StartCodeLogin(ctx context.Context, c Client, ident string) (f
 		if u == nil {
 			return nil
 		}
-		return s.issueCode(ctx, tx, f)
+		return s.issueCode(ctx, tx, f, userLang(u))
 	})
 	if err != nil {
 		return "", fmt.Errorf("start code login: %w", err)

@@ -2,17 +2,20 @@ package account
 
 import (
 	"bytes"
-	"fmt"
 	"html/template"
 	"slices"
 	"strings"
+	"time"
+
+	"github.com/watchword/watchword/internal/i18n"
 )
 
-// Every text of a mail or SMS lives in this file, under a key, so that a
-// translation keys on the same names. Every message that carries a code
-// shows it as the only standalone run of exactly six digits, so clients
-// and tests can find it; the texts therefore spell out numbers ("ten
-// minutes").
+// Every text of a mail or SMS lives in the message catalog (package i18n,
+// locales/mail.LANG.json), one text per language under an id made from
+// the keys below; this file only puts the pieces together. Every message
+// that carries a code shows it as the only standalone run of exactly six
+// digits, so clients and tests can find it; the texts therefore spell out
+// numbers ("ten minutes", "十分钟"), and notices carry no such run.
 
 // MessageKey names a notice (a message without a code).
 type MessageKey string
@@ -38,9 +41,27 @@ const (
 	NoticeIdentityRejected MessageKey = "notice.identity_rejected"
 )
 
-// noticeText is a notice in one language: the subject of the email and
-// the body of both the email and the SMS, with fmt verbs for its values.
-type noticeText struct{ subject, body string }
+// noticeArgs lists every notice with the names its values take in the
+// catalog's texts ({{.Address}}), in the order callers pass them to
+// Notify: a translation may then place them wherever its grammar wants.
+var noticeArgs = map[MessageKey][]string{
+	NoticeSignUpAttempt:    nil,
+	NoticePasswordChanged:  nil,
+	NoticeEmailSet:         {"Address"},
+	NoticeEmailChanged:     {"OldAddress", "Address"},
+	NoticePhoneSet:         {"Address"},
+	NoticePhoneChanged:     {"OldAddress", "Address"},
+	NoticeTOTPEnabled:      nil,
+	NoticeTOTPDisabled:     nil,
+	NoticeRecoveryUsed:     nil,
+	NoticeUnbindFiled:      {"Request", "Due", "CancelURL"},
+	NoticeUnbindApproved:   {"Request", "Effective"},
+	NoticeUnbindApplied:    {"Request"},
+	NoticeUnbindRejected:   {"Request", "Reason"},
+	NoticeUnbindCancelled:  {"Request"},
+	NoticeIdentityApproved: nil,
+	NoticeIdentityRejected: {"Reason"},
+}
 
 // plainNotices answer the user's own requests (decisions): they go
 // without the "if this was not you" footer of security notices.
@@ -48,101 +69,82 @@ var plainNotices = map[MessageKey]bool{
 	NoticeUnbindRejected: true, NoticeIdentityApproved: true, NoticeIdentityRejected: true,
 }
 
-// englishNotices are the notices in English.
-var englishNotices = map[MessageKey]noticeText{
-	NoticeSignUpAttempt: {"sign-up attempt", "Someone tried to sign up with this address, which already belongs to your account. " +
-		"If it was you, sign in instead. No new account was created."},
-	NoticePasswordChanged: {"password changed", "The password of your account was changed. All your sessions were signed out."},
-	NoticeEmailSet:        {"email address changed", "The email address of your account was set to %s. All your sessions were signed out."},
-	NoticeEmailChanged: {"email address changed",
-		"The email address of your account was changed from %s to %s. All your sessions were signed out."},
-	NoticePhoneSet: {"phone number changed", "The phone number of your account was set to %s. All your sessions were signed out."},
-	NoticePhoneChanged: {"phone number changed",
-		"The phone number of your account was changed from %s to %s. All your sessions were signed out."},
-	NoticeTOTPEnabled: {"authenticator connected", "An authenticator app was connected to your account. " +
-		"It is now needed to sign in and for security changes. Your other sessions were signed out."},
-	NoticeTOTPDisabled: {"authenticator removed", "The authenticator app was removed from your account. Your other sessions were signed out."},
-	NoticeRecoveryUsed: {"recovery code used", "A recovery code of your account was used; each code works once. " +
-		"If you still have your authenticator app, turn it off and on again to get new codes."},
-	NoticeUnbindFiled: {"request to remove your authenticator", "Someone who signed in with your password asked to remove " +
-		"the authenticator app from your account (request %s). Staff will review it by %s. " +
-		"If this was not you, cancel it now and change your password: %s"},
-	NoticeUnbindApproved: {"authenticator removal approved", "Your request %s to remove the authenticator app was approved. " +
-		"It takes effect on %s; until then you can still cancel it with the link of our first message."},
-	NoticeUnbindApplied: {"authenticator removed", "The authenticator app was removed from your account after review " +
-		"(request %s). All sessions were signed out. Sign in with your password and connect a new authenticator."},
-	NoticeUnbindRejected: {"authenticator removal rejected", "Your request %s to remove the authenticator app was rejected: %s. " +
-		"The authenticator stays connected."},
-	NoticeUnbindCancelled: {"authenticator removal cancelled", "The request %s to remove the authenticator app was cancelled. " +
-		"The authenticator stays connected."},
-	NoticeIdentityApproved: {"identity verified", "Your identity verification was approved."},
-	NoticeIdentityRejected: {"identity verification rejected", "Your identity verification was rejected: %s. " +
-		"You can submit it again in your personal center."},
-}
+// codePurposes are the purposes whose codes say what they are for; any
+// other purpose (none sends a code today) gets the generic "other".
+var codePurposes = []Purpose{PurposeRegister, PurposeLogin, PurposeStepUp, PurposeVerifyEmail, PurposeVerifyPhone}
 
-// codePurposeText says what a code is for, completing "Use it …".
-var codePurposeText = map[Purpose]string{
-	PurposeRegister:    "to finish signing up",
-	PurposeLogin:       "to sign in",
-	PurposeStepUp:      "to confirm it is you before a security change",
-	PurposeVerifyEmail: "to verify this email address",
-	PurposeVerifyPhone: "to verify this phone number",
-}
-
+// The catalog ids of the texts around the notices and codes.
 const (
-	codeSMSText   = "%[1]s code %[2]s. Use it %[3]s. It expires in ten minutes. Never share it."
-	codeEmailText = "Your %[1]s code is:\n\n    %[2]s\n\nUse it %[3]s. It expires in ten minutes and works once.\n" +
-		"Nobody from %[1]s will ever ask you for it. If you did not ask for this code, ignore this email; your account stays safe.\n"
-	codeEmailSubject   = "Your %s code"
-	noticeEmailFooter  = "\n\nIf this was not you, contact support at once.\n"
-	noticeSubjectForm  = "%s: %s" // issuer: subject
-	noticeSMSForm      = "%s: %s" // issuer: body
-	codePurposeDefault = "to continue"
+	idCodeEmailSubject = "mail.code.email.subject"
+	idCodeEmailBody    = "mail.code.email.body"
+	idCodeSMS          = "mail.code.sms"
+	idCodePurpose      = "mail.code.purpose."  // + purpose, or "other"
+	idNoticeSubject    = "mail.notice.subject" // issuer and subject
+	idNoticeSMS        = "mail.notice.sms"     // issuer and body
+	idNoticeFooter     = "mail.notice.footer"
+	idTimeLayout       = "mail.time" // a Go time layout: dates are written the reader's way
 )
 
-// codeMessage is the message that delivers code for flow f.
-func (s *Service) codeMessage(f *Flow, code string) *Message {
-	what, ok := codePurposeText[f.Purpose]
-	if !ok {
-		what = codePurposeDefault
+// noticeID is the catalog id of part ("subject" or "body") of notice key.
+func noticeID(key MessageKey, part string) string { return "mail." + string(key) + "." + part }
+
+// codeMessage is the message that delivers code for flow f, in lang.
+func (s *Service) codeMessage(f *Flow, code string, lang i18n.Lang) *Message {
+	p := "other"
+	if slices.Contains(codePurposes, f.Purpose) {
+		p = string(f.Purpose)
 	}
-	issuer := s.cfg.Issuer
+	data := map[string]any{"Issuer": s.cfg.Issuer, "Code": code, "Purpose": s.catalog.T(lang, idCodePurpose+p, nil)}
 	if f.Channel == ChannelPhone {
-		return &Message{Channel: ChannelPhone, To: f.Address, Text: fmt.Sprintf(codeSMSText, issuer, code, what)}
+		return &Message{Channel: ChannelPhone, To: f.Address, Text: s.catalog.T(lang, idCodeSMS, data)}
 	}
-	text := fmt.Sprintf(codeEmailText, issuer, code, what)
-	return &Message{Channel: ChannelEmail, To: f.Address, Subject: fmt.Sprintf(codeEmailSubject, issuer),
+	text := s.catalog.T(lang, idCodeEmailBody, data) + "\n"
+	return &Message{Channel: ChannelEmail, To: f.Address, Subject: s.catalog.T(lang, idCodeEmailSubject, data),
 		Text: text, HTML: renderHTML(text)}
 }
 
-// notice builds the notice key for one channel and address.
-func (s *Service) notice(ch Channel, to string, key MessageKey, args ...any) *Message {
-	t := englishNotices[key]
-	body := fmt.Sprintf(t.body, args...)
+// notice builds the notice key for one channel and address, in lang.
+// args fill the names noticeArgs gives key; a time.Time is written in
+// lang's way.
+func (s *Service) notice(ch Channel, to string, lang i18n.Lang, key MessageKey, args ...any) *Message {
+	data := map[string]any{"Issuer": s.cfg.Issuer}
+	for i, name := range noticeArgs[key] {
+		if i >= len(args) {
+			break
+		}
+		v := args[i]
+		if t, ok := v.(time.Time); ok {
+			v = t.UTC().Format(s.catalog.T(lang, idTimeLayout, nil))
+		}
+		data[name] = v
+	}
+	body := s.catalog.T(lang, noticeID(key, "body"), data)
 	if ch == ChannelPhone {
-		return &Message{Channel: ChannelPhone, To: to, Text: fmt.Sprintf(noticeSMSForm, s.cfg.Issuer, body)}
+		return &Message{Channel: ChannelPhone, To: to,
+			Text: s.catalog.T(lang, idNoticeSMS, map[string]any{"Issuer": s.cfg.Issuer, "Body": body})}
 	}
 	text := body + "\n"
 	if !plainNotices[key] {
-		text = body + noticeEmailFooter
+		text = body + "\n\n" + s.catalog.T(lang, idNoticeFooter, nil) + "\n"
 	}
-	return &Message{Channel: ChannelEmail, To: to, Subject: fmt.Sprintf(noticeSubjectForm, s.cfg.Issuer, t.subject),
-		Text: text, HTML: renderHTML(text)}
+	subject := s.catalog.T(lang, idNoticeSubject, map[string]any{
+		"Issuer": s.cfg.Issuer, "Subject": s.catalog.T(lang, noticeID(key, "subject"), data)})
+	return &Message{Channel: ChannelEmail, To: to, Subject: subject, Text: text, HTML: renderHTML(text)}
 }
 
 // alreadyRegisteredNotice answers a sign-up with an address that already
 // has an account: its owner learns of it, the requester learns nothing.
-func (s *Service) alreadyRegisteredNotice(ch Channel, to string) *Message {
-	return s.notice(ch, to, NoticeSignUpAttempt)
+func (s *Service) alreadyRegisteredNotice(owner *User, ch Channel, to string) *Message {
+	return s.notice(ch, to, userLang(owner), NoticeSignUpAttempt)
 }
 
-// noticesTo returns the same notice for every verified channel of u that
-// this server delivers to.
+// noticesTo returns the same notice, in u's language, for every verified
+// channel of u that this server delivers to.
 func (s *Service) noticesTo(u *User, key MessageKey, args ...any) []*Message {
 	var out []*Message
 	for _, ch := range []Channel{ChannelEmail, ChannelPhone} {
 		if addr, verified := contactOf(u, ch); addr != "" && verified && slices.Contains(s.cfg.Channels, ch) {
-			out = append(out, s.notice(ch, addr, key, args...))
+			out = append(out, s.notice(ch, addr, userLang(u), key, args...))
 		}
 	}
 	return out

@@ -46,7 +46,10 @@ func (s *Service) Record(ctx context.Context, tx Tx, c Client, uid string, kind 
 	return s.recordTx(ctx, tx, c, uid, kind, detail)
 }
 
-// Notify queues the notice key to every verified channel of uid inside tx.
+// Notify queues the notice key to every verified channel of uid inside
+// tx, in the account's language. args fill the notice's values in order
+// (see noticeArgs); pass a time as a time.Time, so that each language
+// writes it its own way.
 func (s *Service) Notify(ctx context.Context, tx Tx, uid string, key MessageKey, args ...any) error {
 	u, err := tx.UserByUID(ctx, uid)
 	if err != nil {

@@ -67,11 +67,13 @@ func (s *Service) StartRegistration(ctx context.Context, c Client, email, phone 
 		owner, err := s.userByAddress(ctx, tx, ch, key)
 		switch {
 		case err == nil:
-			// To the address on the account, not to the spelling typed here.
+			// To the address on the account, not to the spelling typed
+			// here, and in the owner's language, not the requester's.
 			stored, _ := contactOf(owner, ch)
-			return s.enqueue(ctx, tx, s.alreadyRegisteredNotice(ch, stored))
+			return s.enqueue(ctx, tx, s.alreadyRegisteredNotice(owner, ch, stored))
 		case isNoRows(err):
-			return s.issueCode(ctx, tx, f)
+			// No account yet: the code speaks the language of the request.
+			return s.issueCode(ctx, tx, f, c.requestLang())
 		default:
 			return err
 		}
@@ -120,7 +122,7 @@ func (s *Service) CompleteRegistration(ctx context.Context, c Client, flowID, co
 	if err != nil {
 		return "", "", err
 	}
-	u := &User{UID: uid, PasswordHash: hash, CreatedAt: s.now()}
+	u := &User{UID: uid, PasswordHash: hash, Lang: c.requestLang(), CreatedAt: s.now()}
 	if f.Channel == ChannelEmail {
 		u.Email, u.EmailKey, u.EmailVerified = f.Address, addressKey(ChannelEmail, f.Address), true
 	} else {

@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/watchword/watchword/internal/i18n"
 	"github.com/watchword/watchword/internal/password"
 	"github.com/watchword/watchword/internal/token"
 )
@@ -30,6 +31,7 @@ type Service struct {
 	waker     Waker
 	metrics   Metrics
 	sessions  SessionObserver
+	catalog   *i18n.Catalog // the texts of mails and SMS
 	cfg       Config
 }
 
@@ -155,7 +157,7 @@ func New(d Deps, cfg Config) *Service {
 	s := &Service{
 		store: d.Store, limiter: d.Limiter, passwords: d.Passwords, policy: d.Policy,
 		hasher: token.NewHasher(d.TokenKeys[0], d.TokenKeys[1:]...), random: d.Random, now: d.Now, log: d.Log,
-		waker: d.Waker, metrics: d.Metrics, sessions: d.Sessions, cfg: cfg,
+		waker: d.Waker, metrics: d.Metrics, sessions: d.Sessions, catalog: i18n.Default(), cfg: cfg,
 	}
 	if s.waker == nil {
 		s.waker = nopWaker{}
@@ -187,10 +189,15 @@ func (nopMetrics) MessageQueued(Channel) {}
 // Client describes who is calling: recorded with security events and
 // sessions, and used for per-IP limits. UserAgent is whatever the client
 // sent; it is made valid UTF-8 and cut to a bounded size before it is
-// stored (see storedText).
+// stored (see storedText). Lang is the language of the request (the web
+// pages' choice, or Accept-Language): a sign-up code goes out in it, a new
+// account keeps it, and each login that ends in a session stores it on the
+// account for later messages. Empty means unknown: a login then leaves the
+// account's language alone, and a sign-up falls back to English.
 type Client struct {
 	IP        string
 	UserAgent string
+	Lang      i18n.Lang
 }
 
 // maxUserAgent is the most of a User-Agent that is stored, in bytes.

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/watchword/watchword/internal/i18n"
 )
 
 // StartStepUp sends a step-up code to a verified channel of the session's
@@ -24,14 +26,14 @@ func (s *Service) StartStepUp(ctx context.Context, c Client, sess *Session, ch C
 	if !slices.Contains(s.cfg.Channels, ch) {
 		return "", Errorf(CodeInvalidRequest, "This service cannot send a code to your %s; choose another channel.", ch)
 	}
-	return s.startSignedInCode(ctx, sess, PurposeStepUp, ch, addr, nil)
+	return s.startSignedInCode(ctx, sess, PurposeStepUp, ch, addr, userLang(u), nil)
 }
 
-// startSignedInCode opens a flow owned by sess and sends a code to addr.
-// check, when set, runs once the account's limit is taken, so that a
+// startSignedInCode opens a flow owned by sess and sends a code to addr,
+// in lang (the account's language). check, when set, runs once the account's limit is taken, so that a
 // check that reveals something (such as an address in use) costs as much
 // as sending a code.
-func (s *Service) startSignedInCode(ctx context.Context, sess *Session, p Purpose, ch Channel, addr string, check func() error) (string, error) {
+func (s *Service) startSignedInCode(ctx context.Context, sess *Session, p Purpose, ch Channel, addr string, lang i18n.Lang, check func() error) (string, error) {
 	if err := s.take(ctx, "send:account:"+sess.UID, s.cfg.Limits.SignedInCodes); err != nil {
 		return "", err
 	}
@@ -52,7 +54,7 @@ func (s *Service) startSignedInCode(ctx context.Context, sess *Session, p Purpos
 		if err := tx.CreateFlow(ctx, f); err != nil {
 			return fmt.Errorf("create flow: %w", err)
 		}
-		return s.issueCode(ctx, tx, f)
+		return s.issueCode(ctx, tx, f, lang)
 	})
 	if err != nil {
 		return "", fmt.Errorf("send %s code: %w", p, err)

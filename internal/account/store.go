@@ -3,6 +3,8 @@ package account
 import (
 	"context"
 	"time"
+
+	"github.com/watchword/watchword/internal/i18n"
 )
 
 // The store interfaces below are what this package needs from
@@ -48,6 +50,11 @@ type Users interface {
 	// commit, so a concurrent BumpCredentials is ordered before or after
 	// the caller's writes, never between them. ErrConflict otherwise.
 	CheckCredentials(ctx context.Context, uid string, version int64) error
+	// SetLanguage sets the language of the user's messages. It writes only
+	// when the language differs, so that the usual login, in the language
+	// of the one before, costs no write; a uid that does not exist is no
+	// error (there is nothing to remember a language for).
+	SetLanguage(ctx context.Context, uid string, lang i18n.Lang) error
 	// SetSecurityHold sets the user's security hold until that time.
 	SetSecurityHold(ctx context.Context, uid string, until time.Time) error
 	// GrantRole gives uid the role (idempotent); RevokeRoles removes all roles.

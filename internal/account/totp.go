@@ -255,6 +255,9 @@ func (s *Service) CompleteTOTPLogin(ctx context.Context, c Client, flowID, code 
 		if err := s.recordTx(ctx, tx, c, f.UID, EventLogin, "method="+f.Method+"+totp"); err != nil {
 			return err
 		}
+		if err := s.rememberLanguage(ctx, tx, c, f.UID, ""); err != nil {
+			return err
+		}
 		tok, err = s.startSession(ctx, tx, c, f.UID)
 		return err
 	})

@@ -1,6 +1,10 @@
 package account
 
-import "time"
+import (
+	"time"
+
+	"github.com/watchword/watchword/internal/i18n"
+)
 
 // Channel is where a code or notice is delivered.
 type Channel string
@@ -30,8 +34,11 @@ type User struct {
 	// phone, authenticator removed); until then the application in front
 	// may hold withdrawals and similar actions. Nil when never set.
 	SecurityHoldUntil *time.Time
-	CreatedAt         time.Time
-	Roles             []string
+	// Lang is the language of the account's mails and SMS: the request's
+	// at sign-up, then that of the last login that ended in a session.
+	Lang      i18n.Lang
+	CreatedAt time.Time
+	Roles     []string
 }
 
 // Purpose says what a one-time code or a flow is for. Codes are bound to a

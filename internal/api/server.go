@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/watchword/watchword/internal/account"
+	"github.com/watchword/watchword/internal/i18n"
 	"github.com/watchword/watchword/internal/middleware"
 	"github.com/watchword/watchword/internal/review"
 )
@@ -66,9 +67,16 @@ func bearer(r *http.Request) (string, bool) {
 	return tok, tok != ""
 }
 
-// client describes the caller for the domain.
+// client describes the caller for the domain. Its language comes from
+// Accept-Language; a request without one states no language, so that a
+// client that never sends the header does not switch the account's
+// messages to English at every login.
 func client(r *http.Request) account.Client {
-	return account.Client{IP: middleware.ClientIPFrom(r.Context()), UserAgent: r.UserAgent()}
+	c := account.Client{IP: middleware.ClientIPFrom(r.Context()), UserAgent: r.UserAgent()}
+	if al := r.Header.Get("Accept-Language"); strings.TrimSpace(al) != "" {
+		c.Lang = i18n.Negotiate(al)
+	}
+	return c
 }
 
 // ctx is a short alias used by handlers.

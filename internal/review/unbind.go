@@ -189,7 +189,7 @@ func (d *UnbindDraft) Submit(ctx context.Context) (res *Filed, err error) {
 		// must not get the authenticator removed without the owner
 		// hearing of it, with a way to stop it.
 		return s.accounts.Notify(ctx, tx, d.uid, account.NoticeUnbindFiled,
-			id, formatDue(r.DueAt), s.cfg.PublicURL+"/unbind/cancel/"+cancel)
+			id, r.DueAt, s.cfg.PublicURL+"/unbind/cancel/"+cancel)
 	})
 	if err != nil {
 		return nil, err
@@ -197,9 +197,6 @@ func (d *UnbindDraft) Submit(ctx context.Context) (res *Filed, err error) {
 	s.log.InfoContext(ctx, "unbind request filed", "uid", d.uid, "request", id, "due_at", r.DueAt)
 	return &Filed{RequestID: id, RequestToken: tok, State: StatePending, DueAt: r.DueAt}, nil
 }
-
-// formatDue writes a due date for a notice, without a run of six digits.
-func formatDue(t time.Time) string { return t.UTC().Format("Mon 2 Jan 2006 15:04 MST") }
 
 var errNoRequest = account.Errorf(account.CodeNotFound, "No such request.")
 
@@ -483,7 +480,7 @@ func (s *Service) approve(ctx context.Context, rv *Reviewer, c account.Client, r
 		if s.cfg.UnbindDelay <= 0 {
 			return s.apply(ctx, tx, r)
 		}
-		return s.accounts.Notify(ctx, tx, r.UID, account.NoticeUnbindApproved, r.ID, formatDue(effective))
+		return s.accounts.Notify(ctx, tx, r.UID, account.NoticeUnbindApproved, r.ID, effective)
 	})
 	if err != nil {
 		return nil, err

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/watchword/watchword/internal/account"
+	"github.com/watchword/watchword/internal/i18n"
 	"github.com/watchword/watchword/internal/secretbox"
 	"github.com/watchword/watchword/internal/sqlstore"
 	"github.com/watchword/watchword/internal/storetest"
@@ -175,6 +176,26 @@ func TestMigrate(t *testing.T) {
 		}
 		if _, err := db.UserByUID(ctx, "x"); !errors.Is(err, account.ErrNoRows) {
 			t.Errorf("UserByUID after Migrate: got %v, want ErrNoRows", err)
+		}
+	})
+}
+
+// TestLanguageOfOlderAccounts: an account written without a language (as
+// every account made before migration 0004 was) reads back as English,
+// the language its messages always had.
+func TestLanguageOfOlderAccounts(t *testing.T) {
+	forEach(t, func(t *testing.T, b backend) {
+		ctx := t.Context()
+		db := openMigrated(t, b)
+		if _, err := db.RawDB().ExecContext(ctx, `INSERT INTO users (uid, created_at) VALUES ('before-languages', 1)`); err != nil {
+			t.Fatal(err)
+		}
+		u, err := db.UserByUID(ctx, "before-languages")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u.Lang != i18n.English {
+			t.Errorf("got language %q, want %q", u.Lang, i18n.English)
 		}
 	})
 }

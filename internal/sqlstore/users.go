@@ -8,10 +8,11 @@ import (
 	"time"
 
 	"github.com/watchword/watchword/internal/account"
+	"github.com/watchword/watchword/internal/i18n"
 	"github.com/watchword/watchword/internal/identifier"
 )
 
-const userColumns = `uid, email, email_key, email_verified, phone, phone_verified, password_hash, cred_version, security_hold_until, created_at`
+const userColumns = `uid, email, email_key, email_verified, phone, phone_verified, password_hash, cred_version, security_hold_until, lang, created_at`
 
 // CreateUser inserts u. ErrConflict when u.UID exists or a verified email
 // or phone of u is verified on another account.
@@ -21,9 +22,9 @@ func (s *store) CreateUser(ctx context.Context, u *account.User) error {
 		// both partial unique indexes, and leaves a PostgreSQL
 		// transaction usable; zero rows written means a conflict.
 		n, err := s.execAffected(ctx, `INSERT INTO users (`+userColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 			u.UID, u.Email, u.EmailKey, u.EmailVerified, u.Phone, u.PhoneVerified, u.PasswordHash, u.CredVersion,
-			nullMicros(u.SecurityHoldUntil), micros(u.CreatedAt))
+			nullMicros(u.SecurityHoldUntil), string(u.Lang), micros(u.CreatedAt))
 		if err != nil {
 			return err
 		}
@@ -91,13 +92,14 @@ func (s *store) userWhere(ctx context.Context, op, where string, args ...any) (*
 	var u account.User
 	var created int64
 	var hold sql.NullInt64
+	var lang string
 	err := s.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE `+where, args...).Scan(
 		&u.UID, &u.Email, &u.EmailKey, &u.EmailVerified, &u.Phone, &u.PhoneVerified, &u.PasswordHash, &u.CredVersion,
-		&hold, &created)
+		&hold, &lang, &created)
 	if err != nil {
 		return nil, fail(op, err)
 	}
-	u.CreatedAt, u.SecurityHoldUntil = fromMicros(created), fromNullMicros(hold)
+	u.CreatedAt, u.SecurityHoldUntil, u.Lang = fromMicros(created), fromNullMicros(hold), i18n.Lang(lang)
 	u.Roles, err = s.roles(ctx, u.UID)
 	if err != nil {
 		return nil, fail(op, err)
@@ -176,6 +178,16 @@ func (s *store) RehashPassword(ctx context.Context, uid, oldHash, newHash string
 	}
 	if n == 0 {
 		return conflict("rehash password")
+	}
+	return nil
+}
+
+// SetLanguage sets the language of uid's messages. The condition on the
+// current language makes the usual login, in the same language as the
+// last, a statement that writes nothing; zero rows is therefore no error.
+func (s *store) SetLanguage(ctx context.Context, uid string, lang i18n.Lang) error {
+	if _, err := s.exec(ctx, `UPDATE users SET lang = ? WHERE uid = ? AND lang <> ?`, string(lang), uid, string(lang)); err != nil {
+		return fail("set language", err)
 	}
 	return nil
 }

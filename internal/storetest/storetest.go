@@ -45,6 +45,7 @@ func Run(t *testing.T, open func(t *testing.T) account.Store) {
 		{"SetVerifiedEmail", testSetVerifiedEmail},
 		{"SetVerifiedPhone", testSetVerifiedPhone},
 		{"SetPasswordHash", testSetPasswordHash},
+		{"SetLanguage", testSetLanguage},
 		{"Roles", testRoles},
 		{"CreateFlow", testCreateFlow},
 		{"FinishFlow", testFinishFlow},

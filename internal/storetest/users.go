@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/watchword/watchword/internal/account"
+	"github.com/watchword/watchword/internal/i18n"
 )
 
 func testCreateUser(t *testing.T, x *suite) {
@@ -242,6 +243,52 @@ func testSetPasswordHash(t *testing.T, x *suite) {
 	})
 	t.Run("NotFound", func(t *testing.T) {
 		wantErr(t, "SetPasswordHash", x.s.SetPasswordHash(ctx, x.uid(), "h"), account.ErrNoRows)
+	})
+}
+
+// testSetLanguage: the language of an account's messages is kept at
+// creation and replaced by SetLanguage, which is no error when nothing
+// changes or nobody has that uid.
+func testSetLanguage(t *testing.T, x *suite) {
+	ctx := t.Context()
+	lang := func(t *testing.T, uid string) i18n.Lang {
+		t.Helper()
+		u, err := x.s.UserByUID(ctx, uid)
+		wantErr(t, "UserByUID", err, nil)
+		return u.Lang
+	}
+	t.Run("KeptAtCreation", func(t *testing.T) {
+		u := x.user()
+		u.Lang = i18n.Chinese
+		wantErr(t, "CreateUser", x.s.CreateUser(ctx, u), nil)
+		wantEqual(t, "language", lang(t, u.UID), i18n.Chinese)
+	})
+	t.Run("Changed", func(t *testing.T) {
+		u, v := x.user(), x.user()
+		u.Lang, v.Lang = i18n.English, i18n.English
+		wantErr(t, "CreateUser", x.s.CreateUser(ctx, u), nil)
+		wantErr(t, "CreateUser", x.s.CreateUser(ctx, v), nil)
+		wantErr(t, "SetLanguage", x.s.SetLanguage(ctx, u.UID, i18n.Chinese), nil)
+		wantEqual(t, "language", lang(t, u.UID), i18n.Chinese)
+		wantEqual(t, "language of another user", lang(t, v.UID), i18n.English)
+		wantErr(t, "SetLanguage back", x.s.SetLanguage(ctx, u.UID, i18n.English), nil)
+		wantEqual(t, "language", lang(t, u.UID), i18n.English)
+	})
+	t.Run("Unchanged", func(t *testing.T) {
+		u := x.user()
+		u.Lang = i18n.Chinese
+		wantErr(t, "CreateUser", x.s.CreateUser(ctx, u), nil)
+		wantErr(t, "SetLanguage to the same", x.s.SetLanguage(ctx, u.UID, i18n.Chinese), nil)
+		wantEqual(t, "language", lang(t, u.UID), i18n.Chinese)
+	})
+	t.Run("InTransaction", func(t *testing.T) {
+		u := x.createUser(t)
+		err := x.s.Atomic(ctx, func(tx account.Tx) error { return tx.SetLanguage(ctx, u.UID, i18n.Chinese) })
+		wantErr(t, "Atomic SetLanguage", err, nil)
+		wantEqual(t, "language", lang(t, u.UID), i18n.Chinese)
+	})
+	t.Run("NotFound", func(t *testing.T) {
+		wantErr(t, "SetLanguage of nobody", x.s.SetLanguage(ctx, x.uid(), i18n.Chinese), nil)
 	})
 }
 
