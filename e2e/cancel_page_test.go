@@ -3,7 +3,9 @@ package e2e
 import (
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -18,20 +20,36 @@ func TestCancelPage(t *testing.T) {
 	req := rvFileSimple(t, s, owner, "O1")
 	page := s.Base + "/unbind/cancel/" + req.cancel
 
+	// A browser: the page's form carries a CSRF token tied to a cookie.
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	browser := &http.Client{Jar: jar}
+	var token string
 	get := func(method, target string) (int, http.Header, string) {
 		t.Helper()
 		var resp *http.Response
 		var err error
 		if method == "GET" {
-			resp, err = http.Get(target)
+			resp, err = browser.Get(target)
 		} else {
-			resp, err = http.PostForm(target, url.Values{})
+			req, rerr := http.NewRequest("POST", target, strings.NewReader(url.Values{"csrf_token": {token}}.Encode()))
+			if rerr != nil {
+				t.Fatal(rerr)
+			}
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("Origin", s.Base)
+			resp, err = browser.Do(req)
 		}
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
+		if m := regexp.MustCompile(`name="csrf_token" value="([^"]+)"`).FindSubmatch(b); m != nil {
+			token = string(m[1])
+		}
 		return resp.StatusCode, resp.Header, string(b)
 	}
 	status, h, body := get("GET", page)
@@ -47,8 +65,14 @@ func TestCancelPage(t *testing.T) {
 	if csp := h.Get("Content-Security-Policy"); strings.Contains(csp, "unsafe-inline") || !strings.Contains(csp, "default-src 'none'") {
 		t.Errorf("CSP %q", csp)
 	}
+	// A POST without the page's CSRF token is refused.
+	if resp, err := http.PostForm(page, url.Values{}); err != nil || resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("a POST without the form's token: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
 	if st := rvStatus(s, req.id, req.token); st.Body["state"] != "pending" {
-		t.Fatalf("opening the link changed the request: %s", st.Raw)
+		t.Fatalf("opening the link (or a forged POST) changed the request: %s", st.Raw)
 	}
 	status, _, body = get("POST", page)
 	if status != 200 || !strings.Contains(body, "Request cancelled") {

@@ -64,6 +64,7 @@ type app struct {
 	worker   *outbox.Worker
 	dev      *outbox.Dev
 	metrics  *metrics.Metrics
+	web      *web.Server
 	handler  http.Handler
 }
 
@@ -192,6 +193,20 @@ func build(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 		a.Close()
 		return nil, err
 	}
+	a.web, err = web.New(web.Deps{
+		Accounts: a.svc, Reviews: a.reviews, Log: log,
+		// The pages' cookies (CSRF tokens, sealed flows) under a key of
+		// their own; after a key rotation open forms just start again.
+		Key:    secretbox.DeriveKey(keys[0], "web-cookies"),
+		Random: rand.Reader, Now: time.Now,
+	}, web.Config{
+		PublicURL: cfg.PublicURL, Product: cfg.Issuer, PasswordMinLength: cfg.PasswordMinLength,
+		Channels: slices.Sorted(maps.Keys(senders)), Dev: a.dev != nil,
+	})
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
 	a.handler = a.routes(middleware.NewClientIP(trusted))
 	return a, nil
 }
@@ -289,7 +304,7 @@ func (a *app) senders() (map[account.Channel]outbox.Sender, error) {
 func (a *app) routes(clientIP *middleware.ClientIP) http.Handler {
 	mux := http.NewServeMux()
 	api.New(a.svc, a.reviews, a.log).Register(mux)
-	web.New(a.reviews, a.log).Register(mux)
+	a.web.Register(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})
@@ -304,13 +319,26 @@ func (a *app) routes(clientIP *middleware.ClientIP) http.Handler {
 	if strings.HasPrefix(a.cfg.PublicURL, "https://") {
 		h = middleware.StrictTransport(h)
 	}
-	h = middleware.Recover(a.log, api.RenderInternalError, h) // every path is the API until HTML pages exist
+	h = middleware.Recover(a.log, renderPanic(a.web), h)
 	h = middleware.AccessLog(a.log, h)
 	h = a.metrics.Middleware(h)
 	h = clientIP.Handler(h)
 	h = middleware.RequestID(h)
 	h = middleware.NoStore(h) // outermost: even net/http's own 404 and 405 carry it
 	return h
+}
+
+// renderPanic answers a panic in the shape of the delivery that was
+// serving: the API's JSON under /api/v1, the HTML error page (in the
+// user's language) everywhere else.
+func renderPanic(pages *web.Server) func(w http.ResponseWriter, r *http.Request) {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == api.Prefix || strings.HasPrefix(r.URL.Path, api.Prefix+"/") {
+			api.RenderInternalError(w, r)
+			return
+		}
+		pages.RenderInternalError(w, r)
+	}
 }
 
 // metricsHandler serves GET /metrics for the --metrics-addr listener, and
