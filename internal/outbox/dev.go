@@ -125,30 +125,42 @@ var devPage = template.Must(template.New("outbox").Parse(`<!doctype html>
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="refresh" content="5">
-<title>Development outbox</title>
+{{if .Refresh}}<meta http-equiv="refresh" content="5">
+{{end}}<title>Development outbox</title>
 <link rel="stylesheet" href="outbox.css">
 </head>
 <body>
 <header class="page-header">
 <h1>Development outbox</h1>
-<p class="notice">Development mode: messages are not delivered. The latest are shown here, newest first; this page refreshes every 5 seconds. Click a code to select it. Also as <a href="?format=json">JSON</a>.</p>
+<p class="notice">Development mode: messages are not delivered. The latest are shown here, newest first. Click a code to select it. Also as <a href="?format=json">JSON</a>.</p>
+<p class="reload">{{if .Refresh}}This page reloads every 5 seconds. <a href="outbox">Stop reloading</a>{{else}}<a href="outbox">Reload</a> or <a href="?refresh=on">reload every 5 seconds</a>{{end}}</p>
 </header>
-{{if .}}<main class="messages">
-{{range .}}<article class="message">
+<main class="messages">
+{{range .Messages}}<article class="message">
 <div class="meta"><span class="channel">{{.Channel}}</span> <span class="to">{{.To}}</span> <time datetime="{{.SentAt.UTC.Format "2006-01-02T15:04:05Z"}}">{{.SentAt.Format "2006-01-02 15:04:05"}}</time></div>
 {{with .Subject}}<h2 class="subject">{{.}}</h2>
 {{end}}{{with .Code}}<div class="code" title="one-time code">{{.}}</div>
 {{end}}<pre class="text">{{.Text}}</pre>
 </article>
-{{end}}</main>{{else}}<p class="empty">No messages yet.</p>{{end}}
+{{else}}<p class="empty">No messages yet.</p>
+{{end}}</main>
 </body>
 </html>
 `))
 
-// Handler serves the development outbox: an HTML page that refreshes
-// itself, or JSON {"messages":[...]} when the query has format=json or the
-// request accepts application/json. Each message carries the code found in
+// devPageData is what the HTML page shows.
+type devPageData struct {
+	Messages []DevMessage
+	// Refresh makes the page reload itself every 5 seconds. Only on request
+	// (?refresh=on, a link on the page): a reload nobody asked for moves a
+	// screen reader back to the top and can cut off someone still reading
+	// (WCAG 2.2.1), which is why axe counts it critical.
+	Refresh bool
+}
+
+// Handler serves the development outbox: an HTML page (reloading itself
+// every 5 seconds with ?refresh=on), or JSON {"messages":[...]} when the
+// query has format=json or the request accepts application/json. Each message carries the code found in
 // its text, if any. Responses are never cached.
 func (d *Dev) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -171,7 +183,8 @@ func (d *Dev) Handler() http.Handler {
 		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Content-Security-Policy", devPageCSP)
-		if err := devPage.Execute(w, msgs); err != nil {
+		data := devPageData{Messages: msgs, Refresh: r.URL.Query().Get("refresh") == "on"}
+		if err := devPage.Execute(w, data); err != nil {
 			d.log.WarnContext(r.Context(), "dev outbox: render page", "error", err)
 		}
 	})

@@ -77,7 +77,7 @@ func TestDevHandlerHTML(t *testing.T) {
 		t.Errorf("message content not escaped:\n%s", body)
 	}
 	for _, want := range []string{
-		"&lt;script&gt;alert(1)&lt;/script&gt; 222222", "&lt;b&gt;hi&lt;/b&gt;", `http-equiv="refresh" content="5"`,
+		"&lt;script&gt;alert(1)&lt;/script&gt; 222222", "&lt;b&gt;hi&lt;/b&gt;", `<a href="?refresh=on">`,
 		"Your code is 111111.", "Your phone number was changed.",
 		`<link rel="stylesheet" href="outbox.css">`,
 		// Each code large in its own element, easy to select and copy.
@@ -97,6 +97,18 @@ func TestDevHandlerHTML(t *testing.T) {
 	}
 	if !(strings.Index(body, "changed") < strings.Index(body, "222222") && strings.Index(body, "222222") < strings.Index(body, "111111")) {
 		t.Errorf("page not newest first:\n%s", body)
+	}
+	// The page reloads itself only when asked to, and says how to stop.
+	if strings.Contains(body, `http-equiv="refresh"`) {
+		t.Errorf("page reloads itself unasked:\n%s", body)
+	}
+	rec = httptest.NewRecorder()
+	d.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/dev/outbox?refresh=on", nil))
+	body = rec.Body.String()
+	for _, want := range []string{`<meta http-equiv="refresh" content="5">`, `<a href="outbox">Stop reloading</a>`, "222222"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("?refresh=on: page lacks %q:\n%s", want, body)
+		}
 	}
 }
 
