@@ -7,13 +7,8 @@ import (
 	"github.com/watchword/watchword/internal/account"
 )
 
-// The signed-in pages: the personal center (for now its first line, the
-// UID, so that a login lands somewhere) and logging out.
-
-// accountData is the Data of account.html.
-type accountData struct {
-	UID string
-}
+// The signed-in pages: where the browser belongs, and logging out. The
+// personal center itself and its sensitive pages are in center.go.
 
 // home sends the browser where it belongs.
 func (s *Server) home(w http.ResponseWriter, r *http.Request) error {
@@ -25,14 +20,6 @@ func (s *Server) home(w http.ResponseWriter, r *http.Request) error {
 		return redirect(w, r, "/account")
 	}
 	return redirect(w, r, "/login")
-}
-
-func (s *Server) accountPage(w http.ResponseWriter, r *http.Request, sess *account.Session) error {
-	u, _, err := s.accounts.Me(r.Context(), sess)
-	if err != nil {
-		return err
-	}
-	return s.page(w, r, "account.html", s.view(r, "web.account.title", &accountData{UID: u.UID}))
 }
 
 func (s *Server) logoutPage(w http.ResponseWriter, r *http.Request, _ *account.Session) error {

@@ -40,10 +40,56 @@ func (s *Server) routes() []route {
 		{"GET /logout", s.authed(s.logoutPage)},
 		{"POST /logout", s.handle(s.logout)},
 
+		// The personal center's own forms (center.go): ending a session,
+		// the step-up, and the sensitive changes, which go through the
+		// step-up by themselves and then log every session out.
+		{"POST /account/sessions/end", s.authed(s.endSession)},
+		{"GET /account/step-up", s.authed(s.stepUpPage)},
+		{"POST /account/step-up", s.authed(s.stepUp)},
+		{"GET /account/email", s.authed(s.emailPage)},
+		{"POST /account/email", s.authed(s.email)},
+		{"GET /account/phone", s.authed(s.phonePage)},
+		{"POST /account/phone", s.authed(s.phone)},
+		{"GET /account/password", s.authed(s.passwordPage)},
+		{"POST /account/password", s.authed(s.changePassword)},
+
+		// The authenticator app (totp.go): connect (the key as text and a
+		// QR image loaded by the session, never cached), confirm, the
+		// recovery codes once (download: a POST), remove with a code.
+		{"GET /account/authenticator", s.authed(s.totpPage)},
+		{"POST /account/authenticator", s.authed(s.totpSubmit)},
+		{"GET /account/authenticator/qr", s.authed(s.totpQR)},
+		{"POST /account/authenticator/recovery-codes", s.authed(s.totpCodesFile)},
+
+		// Identity verification (identity.go): its state, and the form
+		// with three images, streamed.
+		{"GET /account/identity", s.authed(s.idvPage)},
+		{"POST /account/identity", s.authedUpload(s.idvSubmit)},
+
 		// The link of an unbind notice (the one page with a secret in its
 		// address: the notice's cancel token).
 		{"GET /unbind/cancel/{token}", s.handle(s.cancelPage)},
 		{"POST /unbind/cancel/{token}", s.handle(s.cancel)},
+
+		// Lost authenticator (from the login's authenticator step): the
+		// request with its spoken challenge, then its status, whose token
+		// stays in a cookie of that path.
+		{"GET /unbind", s.handle(s.unbindPage)},
+		{"POST /unbind", s.handleUpload(s.unbind)},
+		{"GET /unbind/status/{id}", s.handle(s.unbindStatus)},
+
+		// The staff console (403 without a staff session): the queues, an
+		// unbind case and an identity verification, their evidence
+		// (every read audited) and decisions.
+		{"GET /staff", s.staff(s.staffHome)},
+		{"GET /staff/unbind/{id}", s.staff(s.staffUnbind)},
+		{"GET /staff/unbind/{id}/evidence/{role}", s.staff(s.staffUnbindEvidence)},
+		{"POST /staff/unbind/{id}/approve", s.staff(s.staffUnbindDecide(true))},
+		{"POST /staff/unbind/{id}/reject", s.staff(s.staffUnbindDecide(false))},
+		{"GET /staff/identity/{uid}", s.staff(s.staffIdentity)},
+		{"GET /staff/identity/{uid}/evidence/{role}", s.staff(s.staffIdentityEvidence)},
+		{"POST /staff/identity/{uid}/approve", s.staff(s.staffIdentityDecide(true))},
+		{"POST /staff/identity/{uid}/reject", s.staff(s.staffIdentityDecide(false))},
 	}
 }
 
