@@ -3,12 +3,12 @@ package api
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"time"
 
 	"github.com/watchword/watchword/internal/account"
+	"github.com/watchword/watchword/internal/middleware"
 	"github.com/watchword/watchword/internal/review"
 )
 
@@ -330,50 +330,14 @@ func (s *Server) unbindEvidence(w http.ResponseWriter, r *http.Request, rv *revi
 	return s.serveEvidence(ctx(r), w, r, f, rc)
 }
 
-// evidenceTypes are the only types evidence is served as: never HTML or
-// SVG, whatever was stored.
-var evidenceTypes = map[string]string{
-	"image/jpeg": ".jpg", "image/png": ".png", "video/mp4": ".mp4", "video/quicktime": ".mov", "video/webm": ".webm",
-}
-
-// serveEvidence streams a file to staff: shown inline in the console, but
-// never sniffed, cached or run. The first bytes are read before the
-// headers are sent, so a blob that does not decrypt is an error page, not
-// a broken file.
+// serveEvidence streams a file to staff (middleware.ServeMedia: inline,
+// never sniffed, cached or run).
 func (s *Server) serveEvidence(ctx context.Context, w http.ResponseWriter, r *http.Request, f *review.File, rc io.ReadCloser) error {
-	defer rc.Close()
-	ext, ok := evidenceTypes[f.ContentType]
-	if !ok {
+	err := middleware.ServeMedia(w, r, s.log, f.ContentType, string(f.Role), rc)
+	if errors.Is(err, middleware.ErrUnservableType) {
 		return account.Errorf(account.CodeUnsupportedMediaType, "This file cannot be shown.")
 	}
-	head := make([]byte, 64<<10)
-	n, err := io.ReadFull(rc, head)
-	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("read evidence %s: %w", f.Role, err)
-	}
-	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(uploadTimeout))
-	h := w.Header()
-	h.Set("Content-Type", f.ContentType)
-	h.Set("Content-Disposition", `inline; filename="`+string(f.Role)+ext+`"`)
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
-	h.Set("Cross-Origin-Resource-Policy", "same-origin")
-	w.WriteHeader(http.StatusOK)
-	if r.Method == http.MethodHead {
-		return nil
-	}
-	// The headers are sent: a failure now must not look like a whole
-	// file, so the connection is aborted rather than the body ended.
-	_, werr := w.Write(head[:n])
-	if werr == nil {
-		_, werr = io.Copy(w, rc)
-	}
-	if werr != nil && ctx.Err() == nil {
-		s.log.ErrorContext(ctx, "evidence stream failed", "role", f.Role, "err", werr)
-		panic(http.ErrAbortHandler)
-	}
-	return nil
+	return err
 }
 
 type noteRequest struct {

@@ -41,21 +41,8 @@ type flow struct {
 
 // flowOf returns the browser's live flow of kind, or nil.
 func (s *Server) flowOf(r *http.Request, kind string) *flow {
-	c, err := r.Cookie(s.cookieName(flowCookie))
-	if err != nil {
-		return nil
-	}
-	sealed, err := base64.RawURLEncoding.DecodeString(c.Value)
-	n := s.flowBox.NonceSize()
-	if err != nil || len(sealed) < n {
-		return nil
-	}
-	plain, err := s.flowBox.Open(nil, sealed[:n], sealed[n:], []byte(flowCookie))
-	if err != nil {
-		return nil // another key (a rotation) or a forgery: no flow
-	}
 	var f flow
-	if json.Unmarshal(plain, &f) != nil || f.Kind != kind || !s.now().Before(f.Expires) {
+	if !s.openCookie(r, flowCookie, &f) || f.Kind != kind || !s.now().Before(f.Expires) {
 		return nil
 	}
 	return &f
@@ -66,7 +53,15 @@ func (s *Server) setFlow(w http.ResponseWriter, f *flow) error {
 	if f.Expires.IsZero() {
 		f.Expires = s.now().Add(flowTTL)
 	}
-	plain, err := json.Marshal(f)
+	return s.sealCookie(w, flowCookie, f, f.Expires)
+}
+
+// sealCookie writes v, as JSON sealed with the server's key (AES-GCM, the
+// cookie's name as additional data), into cookie name until expires: the
+// browser carries the state of a page without being able to read or
+// change it.
+func (s *Server) sealCookie(w http.ResponseWriter, name string, v any, expires time.Time) error {
+	plain, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
@@ -74,10 +69,30 @@ func (s *Server) setFlow(w http.ResponseWriter, f *flow) error {
 	if _, err := io.ReadFull(s.random, nonce); err != nil {
 		return err
 	}
-	sealed := s.flowBox.Seal(nonce, nonce, plain, []byte(flowCookie))
-	maxAge := int(f.Expires.Sub(s.now()).Seconds()) + 1
-	http.SetCookie(w, s.cookie(flowCookie, base64.RawURLEncoding.EncodeToString(sealed), maxAge))
+	sealed := s.flowBox.Seal(nonce, nonce, plain, []byte(name))
+	maxAge := int(expires.Sub(s.now()).Seconds()) + 1
+	http.SetCookie(w, s.cookie(name, base64.RawURLEncoding.EncodeToString(sealed), maxAge))
 	return nil
+}
+
+// openCookie reads what sealCookie wrote into v, and reports whether
+// there was such a cookie that opens: another key (a rotation) or a
+// forgery is no state at all.
+func (s *Server) openCookie(r *http.Request, name string, v any) bool {
+	c, err := r.Cookie(s.cookieName(name))
+	if err != nil {
+		return false
+	}
+	sealed, err := base64.RawURLEncoding.DecodeString(c.Value)
+	n := s.flowBox.NonceSize()
+	if err != nil || len(sealed) < n {
+		return false
+	}
+	plain, err := s.flowBox.Open(nil, sealed[:n], sealed[n:], []byte(name))
+	if err != nil {
+		return false
+	}
+	return json.Unmarshal(plain, v) == nil
 }
 
 // clearFlow deletes the flow cookie: the flow ended or was abandoned.

@@ -3,12 +3,11 @@ package web
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
-	"time"
 
 	"github.com/watchword/watchword/internal/account"
+	"github.com/watchword/watchword/internal/middleware"
 	"github.com/watchword/watchword/internal/review"
 )
 
@@ -241,46 +240,12 @@ func (s *Server) staffIdentityEvidence(w http.ResponseWriter, r *http.Request, s
 	return s.serveEvidence(r.Context(), w, r, f, rc)
 }
 
-// evidenceTypes are the only types evidence is served as (as the API's):
-// never HTML or SVG, whatever was stored.
-var evidenceTypes = map[string]string{
-	"image/jpeg": ".jpg", "image/png": ".png", "video/mp4": ".mp4", "video/quicktime": ".mov", "video/webm": ".webm",
-}
-
-// serveEvidence streams a file to staff with the API's evidence headers:
-// shown inline, never sniffed, cached or run. The first bytes are read
-// before the headers are sent, so a blob that does not decrypt gives the
-// error page, not a broken file.
+// serveEvidence streams a file to staff (middleware.ServeMedia: inline,
+// never sniffed, cached or run).
 func (s *Server) serveEvidence(ctx context.Context, w http.ResponseWriter, r *http.Request, f *review.File, rc io.ReadCloser) error {
-	defer rc.Close()
-	ext, ok := evidenceTypes[f.ContentType]
-	if !ok {
+	err := middleware.ServeMedia(w, r, s.log, f.ContentType, string(f.Role), rc)
+	if errors.Is(err, middleware.ErrUnservableType) {
 		return account.Errorf(account.CodeUnsupportedMediaType, "This file cannot be shown.")
 	}
-	head := make([]byte, 64<<10)
-	n, err := io.ReadFull(rc, head)
-	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("read evidence %s: %w", f.Role, err)
-	}
-	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(10 * time.Minute))
-	h := w.Header()
-	h.Set("Content-Type", f.ContentType)
-	h.Set("Content-Disposition", `inline; filename="`+string(f.Role)+ext+`"`)
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
-	h.Set("Cross-Origin-Resource-Policy", "same-origin")
-	w.WriteHeader(http.StatusOK)
-	if r.Method == http.MethodHead {
-		return nil
-	}
-	_, werr := w.Write(head[:n])
-	if werr == nil {
-		_, werr = io.Copy(w, rc)
-	}
-	if werr != nil && ctx.Err() == nil {
-		s.log.ErrorContext(ctx, "evidence stream failed", "role", f.Role, "err", werr)
-		panic(http.ErrAbortHandler) // the headers are sent: abort rather than end a partial file
-	}
-	return nil
+	return err
 }

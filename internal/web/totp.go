@@ -1,9 +1,6 @@
 package web
 
 import (
-	"encoding/base64"
-	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -192,21 +189,8 @@ func (s *Server) totpCodesFile(w http.ResponseWriter, r *http.Request, sess *acc
 
 // totpStateOf returns the page's live state for sess's account, or nil.
 func (s *Server) totpStateOf(r *http.Request, sess *account.Session) *totpState {
-	c, err := r.Cookie(s.cookieName(totpCookie))
-	if err != nil {
-		return nil
-	}
-	sealed, err := base64.RawURLEncoding.DecodeString(c.Value)
-	n := s.flowBox.NonceSize()
-	if err != nil || len(sealed) < n {
-		return nil
-	}
-	plain, err := s.flowBox.Open(nil, sealed[:n], sealed[n:], []byte(totpCookie))
-	if err != nil {
-		return nil
-	}
 	var st totpState
-	if json.Unmarshal(plain, &st) != nil || st.UID != sess.UID || !s.now().Before(st.Expires) {
+	if !s.openCookie(r, totpCookie, &st) || st.UID != sess.UID || !s.now().Before(st.Expires) {
 		return nil
 	}
 	return &st
@@ -216,18 +200,7 @@ func (s *Server) setTOTPState(w http.ResponseWriter, st *totpState) error {
 	if st.Expires.IsZero() {
 		st.Expires = s.now().Add(flowTTL)
 	}
-	plain, err := json.Marshal(st)
-	if err != nil {
-		return err
-	}
-	nonce := make([]byte, s.flowBox.NonceSize())
-	if _, err := io.ReadFull(s.random, nonce); err != nil {
-		return errors.Join(errors.New("web: nonce"), err)
-	}
-	sealed := s.flowBox.Seal(nonce, nonce, plain, []byte(totpCookie))
-	maxAge := int(st.Expires.Sub(s.now()).Seconds()) + 1
-	http.SetCookie(w, s.cookie(totpCookie, base64.RawURLEncoding.EncodeToString(sealed), maxAge))
-	return nil
+	return s.sealCookie(w, totpCookie, st, st.Expires)
 }
 
 func (s *Server) clearTOTPState(w http.ResponseWriter) {
