@@ -11,9 +11,10 @@ import (
 	"github.com/watchword/watchword/internal/i18n"
 )
 
-// csp allows the site's own style sheet, images and scripts and nothing
+// csp allows the site's own style sheet, images and scripts (and their
+// requests to here: the unbind form's upload, upload.js) and nothing
 // else: nothing inline, no other origin, no framing, forms only to here.
-const csp = "default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'self'; " +
+const csp = "default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'self'; connect-src 'self'; " +
 	"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 // maxFormBytes bounds a url-encoded form; uploads use multipartReader.
