@@ -80,28 +80,34 @@ const axeRun = `axe.run(document, {resultTypes: ['violations']}).then(r => r.vio
 // all) does not govern.
 func (p *page) axe() {
 	p.t.Helper()
-	src := axeSource(p.t)
 	for _, v := range viewports {
 		p.resize(v)
-		if !evalIn[bool](p, "is axe loaded", `typeof axe === 'object'`) {
-			p.run("load axe", func(ctx context.Context) error {
-				return chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](src))
-			})
+		p.axeAt(v)
+	}
+}
+
+// axeAt runs axe-core on the page as it is shown, at viewport v.
+func (p *page) axeAt(v viewport) {
+	p.t.Helper()
+	src := axeSource(p.t)
+	if !evalIn[bool](p, "is axe loaded", `typeof axe === 'object'`) {
+		p.run("load axe", func(ctx context.Context) error {
+			return chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](src))
+		})
+	}
+	for _, viol := range evalIn[[]axeViolation](p, "run axe", axeRun) {
+		var b strings.Builder
+		fmt.Fprintf(&b, "%s (%s, %s): axe %s [%s]: %s (%s)", p.url, p.lang, v.name, viol.ID, viol.Impact, viol.Help, viol.HelpURL)
+		for _, n := range viol.Nodes {
+			fmt.Fprintf(&b, "\n\t%s", strings.Join(n.Target, " "))
+			if n.Summary != "" {
+				fmt.Fprintf(&b, "\n\t\t%s", strings.ReplaceAll(n.Summary, "\n", "\n\t\t"))
+			}
 		}
-		for _, viol := range evalIn[[]axeViolation](p, "run axe", axeRun) {
-			var b strings.Builder
-			fmt.Fprintf(&b, "%s (%s, %s): axe %s [%s]: %s (%s)", p.url, p.lang, v.name, viol.ID, viol.Impact, viol.Help, viol.HelpURL)
-			for _, n := range viol.Nodes {
-				fmt.Fprintf(&b, "\n\t%s", strings.Join(n.Target, " "))
-				if n.Summary != "" {
-					fmt.Fprintf(&b, "\n\t\t%s", strings.ReplaceAll(n.Summary, "\n", "\n\t\t"))
-				}
-			}
-			if viol.Impact == "serious" || viol.Impact == "critical" {
-				p.t.Error(b.String())
-			} else {
-				p.t.Log(b.String())
-			}
+		if viol.Impact == "serious" || viol.Impact == "critical" {
+			p.t.Error(b.String())
+		} else {
+			p.t.Log(b.String())
 		}
 	}
 }

@@ -94,14 +94,40 @@ func (p *page) wantPath(path string) {
 	}
 }
 
-// check runs axe and photographs the page, and checks its language.
+// check runs axe on the page and photographs it at each viewport, and
+// checks its language.
 func (p *page) check(name string) {
 	p.t.Helper()
 	if got := p.docLang(); got != string(p.lang) {
 		p.t.Errorf("%s: <html lang=%q>, want %q", name, got, p.lang)
 	}
-	p.axe()
-	p.screenshot(name)
+	for _, v := range viewports {
+		p.resize(v)
+		p.axeAt(v)
+		p.shotAt(name, v)
+	}
+}
+
+// checkLangs checks the page (see check) in its language, then shows the
+// same address again in the other language, with the switch every page
+// has (?lang=, kept in a cookie), and checks it there: the tab stays in
+// that language. Pages reached by a flow are looked at in both languages
+// without walking the flow twice.
+func (p *page) checkLangs(name string) {
+	p.t.Helper()
+	p.check(name)
+	other := i18n.Chinese
+	if p.lang == i18n.Chinese {
+		other = i18n.English
+	}
+	path := p.path()
+	p.goTo(evalIn[string](p, "switch language",
+		fmt.Sprintf(`(u => (u.searchParams.set('lang', %q), u.href))(new URL(location.href))`, other)))
+	p.lang = other
+	if p.Status != 200 || p.path() != path {
+		p.t.Fatalf("%s in %s: status %d at %s, want 200 at %s:\n%s", name, other, p.Status, p.path(), path, p.text("main"))
+	}
+	p.check(name)
 }
 
 // submitOf is the submit button of the form the selector names.
@@ -173,8 +199,10 @@ func pagesLogin(t *testing.T, b *browser, s *server, lang i18n.Lang, ident strin
 }
 
 // TestBrowserSignUpVerifyPhoneLogin: in both languages, sign up by email,
-// add a phone in the personal center (after a step-up by email), see the
-// page asking to log in again, and log in with the phone and the password.
+// add a phone in the personal center (after a step-up by email, the email
+// and password pages looked at on the way), see the page asking to log in
+// again, and log in with the phone and the password; the code login, the
+// logout page and the error page are looked at too.
 func TestBrowserSignUpVerifyPhoneLogin(t *testing.T) {
 	axeSource(t)
 	chromium(t)
@@ -194,7 +222,18 @@ func TestBrowserSignUpVerifyPhoneLogin(t *testing.T) {
 			p.goTo(s.Base + "/account/phone")
 			pagesStepUp(t, p, s, addr, true)
 			p.wantPath("/account/phone")
+			if p.text(`[role="status"]`) == "" {
+				t.Error("no flash message after the step-up")
+			}
 			p.check("phone-1-number")
+			// The other sensitive pages, open after the step-up.
+			p.goTo(s.Base + "/account/email")
+			p.wantPath("/account/email")
+			p.check("email-1-address")
+			p.goTo(s.Base + "/account/password")
+			p.wantPath("/account/password")
+			p.check("password")
+			p.goTo(s.Base + "/account/phone")
 			p.typeIn("#number", phone)
 			p.click(`form:has(#number) button[type="submit"]`)
 			p.check("phone-2-code")
@@ -205,6 +244,14 @@ func TestBrowserSignUpVerifyPhoneLogin(t *testing.T) {
 			}
 			p.check("relogin")
 
+			q := b.visit(s.Base+"/login/code", lang)
+			q.check("login-code")
+			q.goTo(s.Base + "/no/such/page")
+			if q.Status != 404 {
+				t.Errorf("/no/such/page: status %d, want 404", q.Status)
+			}
+			q.check("not-found")
+
 			p = pagesLogin(t, b, s, lang, phone, "login")
 			p.wantPath("/account")
 			if got := p.text("#uid"); got != uid {
@@ -214,6 +261,8 @@ func TestBrowserSignUpVerifyPhoneLogin(t *testing.T) {
 				t.Error("/account shows no state of the phone")
 			}
 			p.check("account-after-login")
+			p.goTo(s.Base + "/logout")
+			p.check("logout")
 		})
 	}
 }
@@ -255,7 +304,8 @@ func TestBrowserBadCodeShowsError(t *testing.T) {
 // TestBrowserAuthenticator: a user binds the authenticator through the
 // pages (the QR read back by zbarimg matches the key shown as text, the
 // code comes from oathtool), sees ten recovery codes, logs out, and logs in
-// with the password and the authenticator step.
+// with the password and the authenticator step. Each page is looked at in
+// both languages (the switch reloads the same step).
 func TestBrowserAuthenticator(t *testing.T) {
 	axeSource(t)
 	chromium(t)
@@ -274,7 +324,7 @@ func TestBrowserAuthenticator(t *testing.T) {
 	}
 	p.wantPath("/account/authenticator")
 	if p.count("#totp-secret") == 0 {
-		p.check("authenticator-intro")
+		p.checkLangs("authenticator-intro")
 		p.click(`form:has(input[name="step"][value="connect"]) button[type="submit"]`)
 	}
 	if p.path() == "/account/step-up" {
@@ -288,7 +338,7 @@ func TestBrowserAuthenticator(t *testing.T) {
 	if secret == "" {
 		t.Fatalf("no key in #totp-secret:\n%s", p.text("main"))
 	}
-	p.check("authenticator-setup")
+	p.checkLangs("authenticator-setup")
 
 	// The QR code as shown, read by a real scanner.
 	p.resize(viewports[1])
@@ -313,8 +363,15 @@ func TestBrowserAuthenticator(t *testing.T) {
 	if n := p.count(".recovery-code"); n != 10 {
 		t.Fatalf("%d recovery codes shown, want 10:\n%s", n, p.text("main"))
 	}
-	p.check("authenticator-codes")
+	if p.text(`[role="status"]`) == "" {
+		t.Error("no flash message after connecting the authenticator")
+	}
+	p.checkLangs("authenticator-codes")
 	p.click(`form:has(input[name="step"][value="done"]) button[type="submit"]`)
+	if p.count("#totp-state") != 1 || p.count(`input[name="step"][value="remove"]`) != 1 {
+		t.Fatalf("no removal form once bound:\n%s", p.text("main"))
+	}
+	p.checkLangs("authenticator-bound")
 
 	p.goTo(s.Base + "/logout")
 	p.click(`form[action="/logout"] button[type="submit"]`)
@@ -324,7 +381,13 @@ func TestBrowserAuthenticator(t *testing.T) {
 	if p.count("#code") != 1 {
 		t.Fatalf("no authenticator step after the password:\n%s", p.text("main"))
 	}
-	p.check("login-authenticator")
+	p.checkLangs("login-authenticator")
+	p.goTo(s.Base + "/login?recovery=1")
+	if p.count("#code") != 1 {
+		t.Fatalf("no code field for a recovery code:\n%s", p.text("main"))
+	}
+	p.check("login-recovery-code")
+	p.goTo(s.Base + "/login")
 	p.typeIn("#code", app.code(true))
 	p.click(`form:has(#code) button[type="submit"]`)
 	p.wantPath("/account")
@@ -333,11 +396,13 @@ func TestBrowserAuthenticator(t *testing.T) {
 	}
 }
 
-// TestBrowserUnbindApprovedByStaff: a user who lost the authenticator
-// files an unbind request from the login's authenticator step, uploading
-// a photo and a video; a reviewer logs in through the pages (password and
-// authenticator), opens the case with its evidence and approves it; the
-// user then logs in with the password alone.
+// TestBrowserUnbindApprovedByStaff: a user verifies their identity on
+// /account/identity (three photos) and a reviewer approves it on its staff
+// page, with a note; later the user, who lost the authenticator, files an
+// unbind request from the login's authenticator step, uploading a photo and
+// a video; the reviewer opens the case, with the photo, the video and the
+// identity verification's selfie, and approves it; the user then logs in
+// with the password alone. Every page is looked at in both languages.
 func TestBrowserUnbindApprovedByStaff(t *testing.T) {
 	axeSource(t)
 	chromium(t)
@@ -349,16 +414,80 @@ func TestBrowserUnbindApprovedByStaff(t *testing.T) {
 	const lang = i18n.Lang("en")
 
 	dir := t.TempDir()
-	photo, video := filepath.Join(dir, "photo.png"), filepath.Join(dir, "video.mp4")
-	if err := os.WriteFile(photo, rvPNG(t, 320, 240), 0o600); err != nil {
-		t.Fatal(err)
+	files := map[string][]byte{
+		"photo.png": rvPNG(t, 320, 240), "video.mp4": rvSmallVideo(t, 7),
+		"front.jpg": rvJPEG(t, 320, 200), "back.png": rvPNG(t, 320, 200), "selfie.jpg": rvJPEG(t, 240, 320),
 	}
-	if err := os.WriteFile(video, rvSmallVideo(t, 7), 0o600); err != nil {
-		t.Fatal(err)
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
+	file := func(name string) []string { return []string{filepath.Join(dir, name)} }
 
+	// The owner verifies their identity, signed in with the authenticator.
 	user := newBrowser(t)
 	p := pagesLogin(t, user, s, lang, owner.addr, "")
+	p.typeIn("#code", owner.app.code(true))
+	p.click(`form:has(#code) button[type="submit"]`)
+	p.wantPath("/account")
+	p.goTo(s.Base + "/account/identity")
+	p.checkLangs("identity-form")
+	p.typeIn("#full_name", "Ada Lovelace")
+	p.run("choose the document type", func(ctx context.Context) error {
+		return chromedp.Do(ctx, chromedp.SetValue(chromedp.CSS("#document_type"), "passport"))
+	})
+	p.typeIn("#document_number", "P1234567")
+	p.run("choose the photos", func(ctx context.Context) error {
+		return chromedp.Do(ctx,
+			chromedp.SetUploadFiles(chromedp.CSS("#document_front"), file("front.jpg")),
+			chromedp.SetUploadFiles(chromedp.CSS("#document_back"), file("back.png")),
+			chromedp.SetUploadFiles(chromedp.CSS("#selfie"), file("selfie.jpg")))
+	})
+	p.click(`form[action="/account/identity"] button[type="submit"]`)
+	p.wantPath("/account/identity")
+	if got := evalIn[string](p, "identity state", `document.querySelector('#identity-state').dataset.state`); got != "pending" {
+		t.Fatalf("after submitting: identity state %q, want pending:\n%s", got, p.text("main"))
+	}
+	if p.text(`[role="status"]`) == "" {
+		t.Error("no flash message after submitting the identity verification")
+	}
+	p.checkLangs("identity-pending")
+
+	// The reviewer, through the pages: the queue, the identity verification.
+	sb := newBrowser(t)
+	q := pagesLogin(t, sb, s, lang, staff.addr, "")
+	if q.count("#code") != 1 {
+		t.Fatalf("no authenticator step for the reviewer:\n%s", q.text("main"))
+	}
+	q.typeIn("#code", staff.app.code(true))
+	q.click(`form:has(#code) button[type="submit"]`)
+	q.wantPath("/account")
+	q.goTo(s.Base + "/staff/identity/" + owner.uid)
+	if q.Status != 200 {
+		t.Fatalf("/staff/identity: status %d", q.Status)
+	}
+	for _, sel := range []string{"img#evidence-document_front", "img#evidence-document_back", "img#evidence-selfie"} {
+		if q.count(sel) != 1 {
+			t.Errorf("the identity verification shows no %s", sel)
+		}
+	}
+	q.checkLangs("staff-identity")
+	q.typeIn("#note", "document and selfie match")
+	q.click(`form#approve button[type="submit"]`)
+	if got := q.text("#state"); got != "approved" {
+		t.Fatalf("after approving the identity: #state %q, want approved:\n%s", got, q.text("main"))
+	}
+	if q.text(`[role="status"]`) == "" {
+		t.Error("no flash message after the decision")
+	}
+	if !strings.Contains(q.text("#audit + *"), "document and selfie match") {
+		t.Errorf("the note is not on the audit trail:\n%s", q.text("main"))
+	}
+	q.checkLangs("staff-identity-approved")
+
+	// The owner lost the authenticator: a new login stops at its step.
+	p = pagesLogin(t, newBrowser(t), s, lang, owner.addr, "")
 	if p.count(`a[href="/unbind"]`) != 1 {
 		t.Fatalf("the authenticator step has no link to /unbind:\n%s", p.text("main"))
 	}
@@ -368,13 +497,16 @@ func TestBrowserUnbindApprovedByStaff(t *testing.T) {
 	if challenge == "" {
 		t.Fatal("/unbind shows no #challenge")
 	}
-	p.check("unbind-form")
+	p.checkLangs("unbind-form")
+	if got := p.text("#challenge"); got != challenge {
+		t.Fatalf("the challenge changed with the language: %q, then %q", challenge, got)
+	}
 	p.typeIn("#uid", owner.uid)
 	p.typeIn("#id_number", "P1234567")
 	p.run("choose the files", func(ctx context.Context) error {
 		return chromedp.Do(ctx,
-			chromedp.SetUploadFiles(chromedp.CSS("#photo"), []string{photo}),
-			chromedp.SetUploadFiles(chromedp.CSS("#video"), []string{video}))
+			chromedp.SetUploadFiles(chromedp.CSS("#photo"), file("photo.png")),
+			chromedp.SetUploadFiles(chromedp.CSS("#video"), file("video.mp4")))
 	})
 	// upload.js sends the form with a progress bar, then shows the answer.
 	p.clickUntil(`#unbind-form button[type="submit"]`,
@@ -382,22 +514,14 @@ func TestBrowserUnbindApprovedByStaff(t *testing.T) {
 	if got := p.text("#state"); got != "pending" {
 		t.Fatalf("after filing: #state %q, want pending:\n%s", got, p.text("main"))
 	}
-	p.check("unbind-status")
+	p.checkLangs("unbind-status")
 
-	// The reviewer, through the pages.
-	sb := newBrowser(t)
-	q := pagesLogin(t, sb, s, lang, staff.addr, "")
-	if q.count("#code") != 1 {
-		t.Fatalf("no authenticator step for the reviewer:\n%s", q.text("main"))
-	}
-	q.typeIn("#code", staff.app.code(true))
-	q.click(`form:has(#code) button[type="submit"]`)
-	q.wantPath("/account")
+	// The reviewer opens the case from the queue.
 	q.goTo(s.Base + "/staff")
 	if q.Status != 200 {
 		t.Fatalf("/staff: status %d", q.Status)
 	}
-	q.check("staff-queue")
+	q.checkLangs("staff-queue")
 	if q.count(`a[href^="/staff/unbind/"]`) != 1 {
 		t.Fatalf("the queue does not link one case:\n%s", q.text("main"))
 	}
@@ -405,33 +529,29 @@ func TestBrowserUnbindApprovedByStaff(t *testing.T) {
 	if !strings.HasPrefix(q.path(), "/staff/unbind/") {
 		t.Fatalf("at %s, want a case", q.path())
 	}
-	for _, sel := range []string{"img#evidence-photo", "video#evidence-video"} {
+	for _, sel := range []string{"img#evidence-photo", "video#evidence-video", "img#evidence-selfie"} {
 		if q.count(sel) != 1 {
 			t.Errorf("the case shows no %s", sel)
 		}
 	}
-	// The photo is served to the reviewer and loads in the page.
-	if w := evalIn[int](q, "photo width", `document.querySelector('#evidence-photo').naturalWidth`); w == 0 {
-		t.Error("the evidence photo did not load")
-	}
-	// No identity verification: no selfie to compare with.
-	if q.count("#evidence-selfie") != 0 {
-		t.Error("a selfie shows without an identity verification")
+	// The photo and the selfie are served to the reviewer and load.
+	for _, id := range []string{"evidence-photo", "evidence-selfie"} {
+		if w := evalIn[int](q, id+" width", `document.getElementById('`+id+`').naturalWidth`); w == 0 {
+			t.Errorf("%s did not load", id)
+		}
 	}
 	if got := q.text("#challenge"); got != challenge {
 		t.Errorf("the case shows the challenge %q, the user was shown %q", got, challenge)
 	}
-	q.check("staff-case")
+	q.checkLangs("staff-case")
 	q.typeIn("#note", "face and video match")
 	q.click(`form#approve button[type="submit"]`)
 	if got := q.text("#state"); got != "approved" {
 		t.Errorf("after approving: #state %q, want approved:\n%s", got, q.text("main"))
 	}
-	q.check("staff-case-approved")
+	q.checkLangs("staff-case-approved")
 
 	// The password alone now signs the owner in.
-	// (A fresh browser: the first one still holds the login waiting for the
-	// authenticator.)
 	p = pagesLogin(t, newBrowser(t), s, lang, owner.addr, "")
 	p.wantPath("/account")
 	if got := p.text("#uid"); got != owner.uid {

@@ -5,6 +5,7 @@ package e2e
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -81,6 +82,7 @@ type server struct {
 	SMS     *smstest.Receiver
 	dataDir string
 	workDir string // the process's working folder, if set
+	bin     string // the executable, if not the package's binary
 	args    []string
 	cmd     *exec.Cmd
 	logs    *syncBuffer
@@ -94,14 +96,26 @@ type server struct {
 type options struct {
 	DB    string
 	Extra []string // more flags
+	// Binary runs another build of watchword (empty: the package's).
+	Binary string
+	// SMTP and SMS, when set, are peers shared with other servers, as the
+	// instances of one deployment share them; unset, the server gets its own.
+	SMTP *smtptest.Server
+	SMS  *smstest.Receiver
 }
 
 // start launches watchword with real email and SMS delivery.
 func start(t *testing.T, o options) *server {
 	t.Helper()
 	s := &server{
-		t: t, SMTP: smtptest.NewServer(t), SMS: smstest.NewWebhookReceiver(t),
+		t: t, SMTP: o.SMTP, SMS: o.SMS, bin: o.Binary,
 		dataDir: t.TempDir(), seen: map[string]int{},
+	}
+	if s.SMTP == nil {
+		s.SMTP = smtptest.NewServer(t)
+	}
+	if s.SMS == nil {
+		s.SMS = smstest.NewWebhookReceiver(t)
 	}
 	addr := freeAddr(t)
 	s.Base = "http://" + addr
@@ -131,7 +145,7 @@ func (s *server) launch() {
 	if s.logs == nil {
 		s.logs = &syncBuffer{}
 	}
-	s.cmd = exec.Command(binary, s.args...)
+	s.cmd = exec.Command(cmp.Or(s.bin, binary), s.args...)
 	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
 	s.cmd.Dir = s.workDir
 	s.cmd.Env = append(os.Environ(), "WATCHWORD_DEV=") // never inherit a dev flag

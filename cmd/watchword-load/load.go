@@ -185,8 +185,9 @@ type message struct {
 // number of waiters does not multiply the polling load. It has its own
 // connection, outside the measured pool.
 type outboxWatcher struct {
-	c    *client
-	kick chan struct{}
+	c     *client
+	kick  chan struct{}
+	polls atomic.Int64 // GET /dev/outbox requests made
 
 	mu      sync.Mutex
 	waiters map[*waiter]struct{}
@@ -224,6 +225,7 @@ func (o *outboxWatcher) loop(ctx context.Context) {
 		var out struct {
 			Messages []message `json:"messages"`
 		}
+		o.polls.Add(1)
 		res, err := o.c.call(ctx, http.MethodGet, "/dev/outbox?format=json", nil, "", "", &out)
 		if err == nil && res.status != http.StatusOK {
 			err = fmt.Errorf("GET /dev/outbox answered HTTP %d", res.status)
@@ -320,6 +322,9 @@ type load struct {
 	obStop   context.CancelFunc
 	obDone   chan struct{}
 	users    []*user
+	ipOffset int          // where the run's addresses start in 198.18.0.0/15
+	nextUser atomic.Int64 // index of the next user a sign-up run creates
+	replays  atomic.Int64 // completed code logins, to pick the ones replayed
 }
 
 func newLoad(cfg *config, progress io.Writer) *load {
@@ -417,29 +422,46 @@ func (w *worker) waitCode(op string, u *user, since time.Time) (string, error) {
 // X-Forwarded-For addresses, consecutive from a random point of
 // 198.18.0.0/15 so that repeated runs do not share per-IP limits.
 func (l *load) makeUsers() {
-	n := l.cfg.users
-	off := mrand.IntN(benchSize - n + 1)
-	b := benchBase.As4()
-	base := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+	n := l.setupUsers()
+	l.ipOffset = mrand.IntN(benchSize)
 	l.users = make([]*user, n)
 	for i := range l.users {
-		a := base + uint32(off+i)
-		l.users[i] = &user{
-			email:     fmt.Sprintf("load-%s-%d@example.com", l.runID, i),
-			password:  "load test passphrase " + strings.ToLower(rand.Text()[:12]),
-			ip:        netip.AddrFrom4([4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)}).String(),
-			codesLeft: codeBudget,
-		}
+		l.users[i] = l.newUser(i)
+	}
+	l.nextUser.Store(int64(n))
+}
+
+// setupUsers is how many users the setup phase registers: a sign-up run
+// registers its own, and needs only the first as a check of the server.
+func (l *load) setupUsers() int {
+	if l.cfg.scenario == scenarioSignup {
+		return 1
+	}
+	return l.cfg.users
+}
+
+// newUser returns the run's i-th user, with the i-th address after the
+// run's random offset in 198.18.0.0/15, wrapping around.
+func (l *load) newUser(i int) *user {
+	b := benchBase.As4()
+	base := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+	a := base + uint32((l.ipOffset+i)%benchSize)
+	return &user{
+		email:     fmt.Sprintf("load-%s-%d@example.com", l.runID, i),
+		password:  "load test passphrase " + strings.ToLower(rand.Text()[:12]),
+		ip:        netip.AddrFrom4([4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)}).String(),
+		codesLeft: codeBudget,
 	}
 }
 
-// register signs u up through the API.
-func (w *worker) register(u *user) error {
+// register signs u up through the API, recording its steps as op,
+// op.outbox and op.complete.
+func (w *worker) register(op string, u *user) error {
 	since := time.Now()
 	var start struct {
 		FlowID string `json:"flow_id"`
 	}
-	res, err := w.measure("register", http.StatusAccepted, http.MethodPost, "/api/v1/registrations",
+	res, err := w.measure(op, http.StatusAccepted, http.MethodPost, "/api/v1/registrations",
 		map[string]string{"email": u.email}, u, "", &start)
 	if res.status == http.StatusTooManyRequests {
 		return fmt.Errorf("sign-up of %s answered 429 rate_limited: %s", u.email, w.l.trustHint())
@@ -447,7 +469,7 @@ func (w *worker) register(u *user) error {
 	if err != nil {
 		return err
 	}
-	code, err := w.waitCode("register.outbox", u, since)
+	code, err := w.waitCode(op+".outbox", u, since)
 	if err != nil {
 		return err
 	}
@@ -455,7 +477,7 @@ func (w *worker) register(u *user) error {
 		UID   string `json:"uid"`
 		Token string `json:"session_token"`
 	}
-	if _, err := w.measure("register.complete", http.StatusCreated, http.MethodPost,
+	if _, err := w.measure(op+".complete", http.StatusCreated, http.MethodPost,
 		"/api/v1/registrations/"+url.PathEscape(start.FlowID)+"/complete",
 		map[string]string{"code": code, "password": u.password}, u, "", &done); err != nil {
 		return err
@@ -496,7 +518,7 @@ func (l *load) setup(ctx context.Context) (*recorder, time.Duration, error) {
 	start := time.Now()
 	total := newRecorder()
 	first := &worker{l: l, ctx: ctx, rec: newRecorder()}
-	if err := first.register(l.users[0]); err != nil {
+	if err := first.register("register", l.users[0]); err != nil {
 		return nil, 0, fmt.Errorf("setup: %w", err)
 	}
 	total.merge(first.rec)
@@ -514,7 +536,7 @@ func (l *load) setup(ctx context.Context) (*recorder, time.Duration, error) {
 		recs[i] = w.rec
 		wg.Go(func() {
 			for u := range next {
-				if err := w.register(u); err != nil {
+				if err := w.register("register", u); err != nil {
 					cancel(err)
 				}
 			}
@@ -604,13 +626,20 @@ func (l *load) runScenario(ctx context.Context) (*recorder, time.Duration, []str
 	for i := range recs {
 		w := &worker{l: l, ctx: ctx, rec: newRecorder(), stop: stop}
 		recs[i] = w.rec
+		scenario := l.cfg.scenario
+		if scenario == scenarioAll {
+			scenario = allRoles[i%len(allRoles)]
+		}
 		wg.Go(func() {
 			for !w.stopped() {
 				var more bool
-				if l.cfg.scenario == scenarioCode {
+				switch scenario {
+				case scenarioCode:
 					more = w.codeLogin(sched, claim, &exhausted)
-				} else {
-					more = claim() && w.iterate()
+				case scenarioSignup:
+					more = claim() && w.signup()
+				default:
+					more = claim() && w.iterate(scenario)
 				}
 				if !more {
 					return
@@ -625,7 +654,7 @@ func (l *load) runScenario(ctx context.Context) (*recorder, time.Duration, []str
 		total.merge(r)
 	}
 	var notes []string
-	if l.cfg.scenario == scenarioCode {
+	if l.cfg.scenario == scenarioCode || l.cfg.scenario == scenarioAll {
 		notes = append(notes, fmt.Sprintf("code: the server sends an address at most one login code per 60 s and five codes per hour "+
 			"(registration spent one), so %d users allow at most %d code logins per minute and %d in all",
 			len(l.users), len(l.users), codeBudget*len(l.users)))
@@ -655,10 +684,14 @@ func (w *worker) stopped() bool {
 
 func (w *worker) randomUser() *user { return w.l.users[mrand.IntN(len(w.l.users))] }
 
+// allRoles are the scenarios the workers of the all scenario take turns
+// at: worker i runs allRoles[i % 4].
+var allRoles = []string{scenarioSignup, scenarioCode, scenarioLogin, scenarioMe}
+
 // iterate runs one iteration of the me, login or mixed scenario.
-func (w *worker) iterate() bool {
-	switch w.l.cfg.scenario {
-	case scenarioMe:
+func (w *worker) iterate(scenario string) bool {
+	switch scenario {
+	case scenarioMe, scenarioBare:
 		w.me(w.randomUser())
 	case scenarioLogin:
 		w.login(w.randomUser(), false)
@@ -672,6 +705,15 @@ func (w *worker) iterate() bool {
 			w.login(w.randomUser(), true)
 		}
 	}
+	return true
+}
+
+// signup registers a new user with an address of its own, so that the
+// per-IP sign-up limit (20 per hour) never applies. Its failures are
+// recorded; the run goes on.
+func (w *worker) signup() bool {
+	u := w.l.newUser(int(w.l.nextUser.Add(1) - 1))
+	w.register("signup", u)
 	return true
 }
 
@@ -739,7 +781,37 @@ func (w *worker) codeLogin(sched *codeSched, claim func() bool, exhausted *atomi
 	var out struct {
 		Token string `json:"session_token"`
 	}
-	w.measure("code.verify", http.StatusOK, http.MethodPost, "/api/v1/login/code/"+url.PathEscape(start.FlowID),
-		map[string]string{"code": code}, u, "", &out)
+	path := "/api/v1/login/code/" + url.PathEscape(start.FlowID)
+	if _, err := w.measure("code.verify", http.StatusOK, http.MethodPost, path, map[string]string{"code": code}, u, "", &out); err != nil {
+		return true
+	}
+	if w.l.replays.Add(1)%replayEvery == 1 {
+		w.replay(path, code, u)
+	}
 	return true
+}
+
+// replayEvery: one code login in this many sends its spent code again.
+const replayEvery = 10
+
+// replay sends a spent code to its flow again: any answer but a refusal
+// (4xx other than 429) is an error, and a 2xx means a code was accepted
+// twice.
+func (w *worker) replay(path, code string, u *user) {
+	start := time.Now()
+	res, err := w.l.c.call(w.ctx, http.MethodPost, path, map[string]string{"code": code}, u.ip, "", nil)
+	d := time.Since(start)
+	switch {
+	case err != nil && w.ctx.Err() != nil:
+	case err != nil:
+		w.rec.fail("code.replay", (&outcomeError{err: err}).kind())
+	case res.status == http.StatusTooManyRequests:
+		w.rec.limit("code.replay")
+	case res.status/100 == 4:
+		w.rec.ok("code.replay", d)
+	case res.status/100 == 2:
+		w.rec.fail("code.replay", fmt.Sprintf("HTTP %d: spent code accepted twice", res.status))
+	default:
+		w.rec.fail("code.replay", (&outcomeError{res: res}).kind())
+	}
 }

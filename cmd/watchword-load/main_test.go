@@ -5,8 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -433,6 +436,93 @@ func TestRunCode(t *testing.T) {
 	}
 	if len(rep.Notes) == 0 {
 		t.Error("no note on the code sending limits")
+	}
+	// The first code login replays its spent code, which must be refused.
+	if r := run["code.replay"]; r.Count != 1 || r.Errors != 0 {
+		t.Errorf("code.replay: %+v, want 1 refused replay", r)
+	}
+}
+
+func TestRunSignup(t *testing.T) {
+	f := newFake(t)
+	srv := f.start()
+	rep := runJSON(t, srv, "--users", "50", "--concurrency", "3", "--duration", "300ms", "--scenario", "signup")
+	if r := rows(rep.Setup)["register.complete"]; r.Count != 1 {
+		t.Errorf("setup registered %d users, want 1 (a sign-up run registers its own)", r.Count)
+	}
+	r := rows(rep.Run)["signup.complete"]
+	if r.Count == 0 || r.Errors != 0 {
+		t.Errorf("signup.complete: %+v", r)
+	}
+	f.mu.Lock()
+	ips := len(f.signupIPs)
+	f.mu.Unlock()
+	if ips != r.Count+1 {
+		t.Errorf("%d sign-ups came from %d addresses, want one each", r.Count+1, ips)
+	}
+}
+
+func TestRunAll(t *testing.T) {
+	srv := newFake(t).start()
+	rep := runJSON(t, srv, "--users", "4", "--concurrency", "8", "--duration", "300ms", "--scenario", "all")
+	run := rows(rep.Run)
+	for _, op := range []string{"signup.complete", "code.verify", "login", "me"} {
+		if r := run[op]; r.Count == 0 || r.Errors != 0 {
+			t.Errorf("%s: %+v", op, r)
+		}
+	}
+}
+
+// The fake server runs in the test process, so the listener found on
+// --url's port is this process.
+func TestServerUsage(t *testing.T) {
+	srv := newFake(t).start()
+	rep := runJSON(t, srv, "--users", "2", "--concurrency", "2", "--duration", "200ms", "--scenario", "me")
+	u := rep.Server
+	if u == nil || u.Error != "" {
+		t.Fatalf("server usage: %+v, notes %q", u, rep.Notes)
+	}
+	if u.PID != os.Getpid() || u.RSSEndMB <= 0 || u.CPUMSEnd < u.CPUMSStart || u.MainOp != "me" {
+		t.Errorf("server usage %+v, want this process (%d)", u, os.Getpid())
+	}
+	none := runJSON(t, srv, "--users", "2", "--concurrency", "2", "--duration", "100ms", "--server-pid", "-1")
+	if none.Server != nil {
+		t.Errorf("--server-pid -1 still read %+v", none.Server)
+	}
+}
+
+func TestProcAddr(t *testing.T) {
+	for in, want := range map[string]string{
+		"127.0.0.1": "0100007F",
+		"::1":       "00000000000000000000000001000000",
+	} {
+		if got := procAddr(netip.MustParseAddr(in)); got != want {
+			t.Errorf("procAddr(%s) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+func TestBareHandler(t *testing.T) {
+	srv := httptest.NewServer(bareHandler())
+	defer srv.Close()
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/api/v1/me", nil)
+	req.Header.Set("Authorization", "Bearer x")
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("status %d, %v", resp.StatusCode, err)
+	}
+	for _, k := range []string{"uid", "email", "phone", "totp", "roles", "privileged_until"} {
+		if _, ok := body[k]; !ok {
+			t.Errorf("bare body lacks %q: %v", k, body)
+		}
+	}
+	if err := serveBare(context.Background(), "192.0.2.1:80", io.Discard, nil); err == nil {
+		t.Error("--serve-bare accepted an address that is not loopback")
 	}
 }
 

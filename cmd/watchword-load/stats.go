@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -14,7 +15,8 @@ import (
 // message to show up on /dev/outbox, not single requests.
 var (
 	setupOrder = []string{"register", "register.outbox", "register.complete"}
-	runOrder   = []string{"me", "login", "login.fail", "code.request", "code.outbox", "code.verify"}
+	runOrder   = []string{"me", "login", "login.fail", "code.request", "code.outbox", "code.verify", "code.replay",
+		"signup", "signup.outbox", "signup.complete"}
 )
 
 // isWait tells the rows that are outbox waits rather than API requests.
@@ -128,9 +130,40 @@ type report struct {
 	Requests    int         `json:"requests_cap,omitempty"`
 	RunID       string      `json:"run_id"`
 	CPUs        int         `json:"client_cpus"`
+	SetupUsers  int         `json:"setup_users,omitempty"`
 	Setup       phaseResult `json:"setup"`
 	Run         phaseResult `json:"run"`
+	Server      *usage      `json:"server,omitempty"`
+	Bare        *report     `json:"bare,omitempty"`
+	Compare     *compare    `json:"compare_to_bare,omitempty"`
 	Notes       []string    `json:"notes,omitempty"`
+}
+
+// usage is the server process's CPU time and memory over the run phase,
+// read from /proc.
+type usage struct {
+	PID        int     `json:"pid"`
+	CPUMS      float64 `json:"cpu_ms"` // user + system over the run phase
+	CPUMSStart float64 `json:"cpu_ms_start"`
+	CPUMSEnd   float64 `json:"cpu_ms_end"`
+	// CPUPerRequest is CPUMS over the API requests of the run phase;
+	// CPUPerOp over the completed scenario operations (a session check,
+	// a login, a sign-up) when the scenario has one.
+	CPUPerRequest float64 `json:"cpu_ms_per_request"`
+	CPUPerOp      float64 `json:"cpu_ms_per_op,omitempty"`
+	MainOp        string  `json:"op,omitempty"`
+	RSSStartMB    float64 `json:"rss_mb_start"`
+	RSSEndMB      float64 `json:"rss_mb_end"`
+	PeakRSSMB     float64 `json:"peak_rss_mb"`
+	OutboxPolls   int64   `json:"outbox_polls,omitempty"`
+	Error         string  `json:"error,omitempty"`
+}
+
+// compare sets the scenario beside the bare reference of the same run.
+type compare struct {
+	ThroughputRatio float64 `json:"throughput_ratio"` // scenario requests/s over bare requests/s
+	P99Ratio        float64 `json:"p99_ratio"`
+	CPURatio        float64 `json:"cpu_per_request_ratio,omitempty"`
 }
 
 func numCPU() int { return runtime.NumCPU() }
@@ -227,10 +260,33 @@ func (rep *report) writeText(w io.Writer) {
 		fmt.Fprintf(w, "  requests=%d", rep.Requests)
 	}
 	fmt.Fprintf(w, "  client cpus=%d\n\n", rep.CPUs)
-	fmt.Fprintf(w, "setup: %d users in %.2fs\n", rep.Users, rep.Setup.ElapsedSeconds)
-	rep.Setup.writeTable(w)
-	fmt.Fprintf(w, "\nrun: scenario %s, %.2fs\n", rep.Scenario, rep.Run.ElapsedSeconds)
+	if len(rep.Setup.Operations) > 0 {
+		fmt.Fprintf(w, "setup: %d users in %.2fs\n", rep.SetupUsers, rep.Setup.ElapsedSeconds)
+		rep.Setup.writeTable(w)
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintf(w, "run: scenario %s, %.2fs\n", rep.Scenario, rep.Run.ElapsedSeconds)
 	rep.Run.writeTable(w)
+	if rep.Server != nil {
+		rep.Server.writeText(w)
+	}
+	if b := rep.Bare; b != nil {
+		fmt.Fprintf(w, "\nbare reference (%s), %.2fs\n", b.URL, b.Run.ElapsedSeconds)
+		b.Run.writeTable(w)
+		if b.Server != nil {
+			b.Server.writeText(w)
+		}
+		if c := rep.Compare; c != nil {
+			fmt.Fprintf(w, "me / bare: throughput %.1f%%, p99 %.2f×", c.ThroughputRatio*100, c.P99Ratio)
+			if c.CPURatio > 0 {
+				fmt.Fprintf(w, ", server CPU per request %.2f×", c.CPURatio)
+			}
+			fmt.Fprintln(w)
+		}
+		for _, n := range b.Notes {
+			fmt.Fprintln(w, "note:", n)
+		}
+	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Latency percentiles cover expected answers only. errors: unexpected answers and")
 	fmt.Fprintln(w, "transport failures; 429: rate limited, not counted as errors. *.outbox rows are")
@@ -238,4 +294,85 @@ func (rep *report) writeText(w io.Writer) {
 	for _, n := range rep.Notes {
 		fmt.Fprintln(w, "note:", n)
 	}
+}
+
+// mainOp is the operation a scenario completes once per iteration.
+func mainOp(scenario string) string {
+	return map[string]string{
+		scenarioMe: "me", scenarioBare: "me", scenarioLogin: "login",
+		scenarioCode: "code.verify", scenarioSignup: "signup.complete",
+	}[scenario]
+}
+
+// sampleProc reads pid's usage, or nothing for pid 0.
+func sampleProc(pid int) (procSample, error) {
+	if pid <= 0 {
+		return procSample{}, nil
+	}
+	return readProc(pid)
+}
+
+// serverUsage reads pid again and sets the usage since before against the
+// run phase's counts.
+func serverUsage(pid int, before procSample, beforeErr error, run phaseResult, op string) *usage {
+	u := &usage{PID: pid}
+	after, err := readProc(pid)
+	if err = errors.Join(beforeErr, err); err != nil {
+		u.Error = err.Error()
+		return u
+	}
+	mb := func(kb int64) float64 { return math.Round(float64(kb)/1024*10) / 10 }
+	u.CPUMSStart, u.CPUMSEnd, u.CPUMS = before.cpuMS, after.cpuMS, after.cpuMS-before.cpuMS
+	u.RSSStartMB, u.RSSEndMB, u.PeakRSSMB = mb(before.rssKB), mb(after.rssKB), mb(after.peakKB)
+	requests, done := 0, 0
+	for _, r := range run.Operations {
+		if r.Op != "total" && !isWait(r.Op) {
+			requests += r.Count
+		}
+		if r.Op == op {
+			done = r.Count - r.Errors - r.RateLimited
+		}
+	}
+	round := func(x float64) float64 { return math.Round(x*1000) / 1000 }
+	if requests > 0 {
+		u.CPUPerRequest = round(u.CPUMS / float64(requests))
+	}
+	if done > 0 {
+		u.MainOp, u.CPUPerOp = op, round(u.CPUMS/float64(done))
+	}
+	return u
+}
+
+// compareBare sets the ratios of the scenario to the bare reference.
+func (rep *report) compareBare() {
+	rate := func(p phaseResult) (float64, float64) {
+		for _, r := range p.Operations {
+			if r.Op == "me" {
+				return r.PerSecond, r.P99
+			}
+		}
+		return 0, 0
+	}
+	sr, sp := rate(rep.Run)
+	br, bp := rate(rep.Bare.Run)
+	if br == 0 || bp == 0 {
+		return
+	}
+	c := &compare{ThroughputRatio: math.Round(sr/br*1000) / 1000, P99Ratio: math.Round(sp/bp*100) / 100}
+	if rep.Server != nil && rep.Bare.Server != nil && rep.Bare.Server.CPUPerRequest > 0 {
+		c.CPURatio = math.Round(rep.Server.CPUPerRequest/rep.Bare.Server.CPUPerRequest*100) / 100
+	}
+	rep.Compare = c
+}
+
+func (u *usage) writeText(w io.Writer) {
+	if u.Error != "" {
+		fmt.Fprintf(w, "server (pid %d): not read: %s\n", u.PID, u.Error)
+		return
+	}
+	fmt.Fprintf(w, "server (pid %d): CPU %.0f ms over the run, %.3f ms per request", u.PID, u.CPUMS, u.CPUPerRequest)
+	if u.MainOp != "" {
+		fmt.Fprintf(w, ", %.3f ms per %s", u.CPUPerOp, u.MainOp)
+	}
+	fmt.Fprintf(w, "; RSS %.1f MB at start, %.1f MB at end, peak %.1f MB\n", u.RSSStartMB, u.RSSEndMB, u.PeakRSSMB)
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/watchword/watchword/internal/middleware"
 	"github.com/watchword/watchword/internal/password"
 	"github.com/watchword/watchword/internal/review"
+	"github.com/watchword/watchword/internal/smsguard"
 )
 
 // Config is everything the command line and the environment can set.
@@ -47,6 +48,10 @@ type Config struct {
 	PasswordHash   string
 	TrustedProxies string
 
+	// PasswordHashConcurrency bounds the argon2id derivations in flight
+	// (0: one per core); see password.DefaultMaxInFlight.
+	PasswordHashConcurrency int
+
 	PasswordMinLength int
 	SessionIdle       time.Duration
 	SessionLifetime   time.Duration
@@ -61,6 +66,12 @@ type Config struct {
 	FourEyes          bool
 	EvidenceRetention time.Duration
 	SecurityHold      time.Duration
+
+	// SMS pumping defence.
+	SMSCountries    string
+	SMSPrefixLimit  int
+	SMSCountryLimit int
+	SMSGlobalLimit  int
 
 	// origin names where each setting came from, "--name" or
 	// "WATCHWORD_NAME", so that a message names what the user wrote.
@@ -103,6 +114,10 @@ func readHolidays(path string) ([]string, error) {
 // --password-min-length may not exceed it.
 const passwordMaxLength = 256
 
+// maxHashConcurrency caps --password-hash-concurrency: beyond a few per
+// core more hashes at once only cost memory (19 MiB each by default).
+const maxHashConcurrency = 1024
+
 // bindFlags declares the flags of cfg on fs.
 func (cfg *Config) bindFlags(fs *flag.FlagSet) {
 	if cfg.bad == nil {
@@ -131,6 +146,9 @@ func (cfg *Config) bindFlags(fs *flag.FlagSet) {
 		want: "is not a boolean; use true or false", bad: cfg.bad},
 		"dev", "development mode: /dev/outbox shows sent messages (on by itself without email or SMS delivery)")
 	fs.StringVar(&cfg.PasswordHash, "password-hash", "m=19456,t=2,p=1", "argon2id parameters")
+	fs.Var(&checkedValue[int]{name: "password-hash-concurrency", dst: &cfg.PasswordHashConcurrency, parse: strconv.Atoi,
+		want: "is not a whole number", bad: cfg.bad},
+		"password-hash-concurrency", "how many argon2id hashes run at once, a `number` (0: one per core); each holds its m= of memory, more wait their turn")
 	fs.StringVar(&cfg.TrustedProxies, "trusted-proxies", "", "comma-separated addresses or CIDRs whose X-Forwarded-For is believed")
 	cfg.PasswordMinLength = 8
 	fs.Var(&checkedValue[int]{name: "password-min-length", dst: &cfg.PasswordMinLength, parse: strconv.Atoi,
@@ -149,6 +167,15 @@ func (cfg *Config) bindFlags(fs *flag.FlagSet) {
 		"four-eyes", "an unbind approval needs a second reviewer")
 	duration(&cfg.EvidenceRetention, "evidence-retention", 2160*time.Hour, "evidence files are deleted this long after the decision")
 	duration(&cfg.SecurityHold, "security-hold", 24*time.Hour, "how long security_hold_until lasts after a security change")
+	fs.StringVar(&cfg.SMSCountries, "sms-countries", "", "comma-separated ISO 3166 `codes` of the countries whose numbers may receive SMS (CN,US,…); unset: all")
+	perHour := func(p *int, name string, value int, usage string) {
+		*p = value
+		fs.Var(&checkedValue[int]{name: name, dst: p, parse: strconv.Atoi, want: "is not a whole number", bad: cfg.bad},
+			name, usage+", a `number` per hour")
+	}
+	perHour(&cfg.SMSPrefixLimit, "sms-prefix-limit", 10, "SMS to numbers that share all but their last 4 digits")
+	perHour(&cfg.SMSCountryLimit, "sms-country-limit", 200, "SMS to one country")
+	perHour(&cfg.SMSGlobalLimit, "sms-global-limit", 2000, "SMS in all")
 }
 
 // badValue is a setting that did not parse: its text and what was wanted.
@@ -348,6 +375,9 @@ func (cfg *Config) validate() error {
 	if _, err := password.ParseParams(cfg.PasswordHash); err != nil {
 		add("password-hash", "%v; use a form like m=19456,t=2,p=1", err)
 	}
+	if _, bad := cfg.bad["password-hash-concurrency"]; !bad && (cfg.PasswordHashConcurrency < 0 || cfg.PasswordHashConcurrency > maxHashConcurrency) {
+		add("password-hash-concurrency", "%d is out of range; use 0 (one per core) to %d", cfg.PasswordHashConcurrency, maxHashConcurrency)
+	}
 	if _, err := middleware.ParseTrustedProxies(cfg.TrustedProxies); err != nil {
 		add("trusted-proxies", "%v", err)
 	}
@@ -378,6 +408,17 @@ func (cfg *Config) validate() error {
 	if cfg.HolidaysFile != "" {
 		if _, err := readHolidays(cfg.HolidaysFile); err != nil {
 			add("holidays", "%v", err)
+		}
+	}
+	if _, err := smsguard.ParseCountries(cfg.SMSCountries); err != nil {
+		add("sms-countries", "%v", err)
+	}
+	for _, l := range []struct {
+		name  string
+		value int
+	}{{"sms-prefix-limit", cfg.SMSPrefixLimit}, {"sms-country-limit", cfg.SMSCountryLimit}, {"sms-global-limit", cfg.SMSGlobalLimit}} {
+		if _, bad := cfg.bad[l.name]; !bad && l.value < 1 {
+			add(l.name, "%d must be at least 1 SMS per hour", l.value)
 		}
 	}
 	switch strings.ToLower(cfg.LogLevel) {

@@ -111,9 +111,15 @@ func TestValidate(t *testing.T) {
 		{name: "WebhookNotURL", args: []string{"--sms-webhook-url", "sms.example.com/send?key=hunter2"}, want: "--sms-webhook-url: not an absolute http(s) URL", secret: "hunter2"},
 		{name: "MailFrom", args: []string{"--mail-from", "nobody"}, want: `--mail-from: "nobody" is not an email address`},
 		{name: "PasswordHash", args: []string{"--password-hash", "m=lots"}, want: "--password-hash: "},
+		{name: "PasswordHashConcurrencyNegative", args: []string{"--password-hash-concurrency", "-1"}, want: "--password-hash-concurrency: -1 is out of range"},
+		{name: "PasswordHashConcurrencyNotNumber", args: []string{"--password-hash-concurrency", "cores"}, want: `--password-hash-concurrency: "cores" is not a whole number`},
 		{name: "TrustedProxies", args: []string{"--trusted-proxies", "proxy.example.com"}, want: "--trusted-proxies: "},
 		{name: "EmptyIssuer", args: []string{"--issuer", ""}, want: "--issuer: must not be empty"},
 		{name: "EmptyDataDir", args: []string{"--data-dir", ""}, want: "--data-dir: must not be empty"},
+		{name: "SMSCountryUnknown", args: []string{"--sms-countries", "CN,UK"}, want: `--sms-countries: unknown country code "UK"`},
+		{name: "SMSCountryFromEnv", env: map[string]string{"WATCHWORD_SMS_COUNTRIES": "USA"}, want: `WATCHWORD_SMS_COUNTRIES: unknown country code "USA"`},
+		{name: "SMSPrefixLimitZero", args: []string{"--sms-prefix-limit", "0"}, want: "--sms-prefix-limit: 0 must be at least 1 SMS per hour"},
+		{name: "SMSGlobalLimitNotNumber", args: []string{"--sms-global-limit", "lots"}, want: `--sms-global-limit: "lots" is not a whole number`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -29,6 +29,7 @@ import (
 	"github.com/watchword/watchword/internal/ratelimit"
 	"github.com/watchword/watchword/internal/review"
 	"github.com/watchword/watchword/internal/secretbox"
+	"github.com/watchword/watchword/internal/sessioncache"
 	"github.com/watchword/watchword/internal/sms"
 	"github.com/watchword/watchword/internal/sqlstore"
 	"github.com/watchword/watchword/internal/web"
@@ -66,6 +67,10 @@ type app struct {
 	metrics  *metrics.Metrics
 	web      *web.Server
 	handler  http.Handler
+	// cache keeps sessions in memory; listener (PostgreSQL only) keeps
+	// it in step with the other instances (internal/sessioncache).
+	cache    *sessioncache.Cache
+	listener *sessioncache.Listener
 }
 
 // openStore opens the database and the encryption box from cfg.
@@ -153,6 +158,11 @@ func build(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 		limiter = ratelimit.NewRedis(a.redis, "watchword:rl:")
 	}
 
+	guard, err := a.smsGuard(limiter)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
 	senders, err := a.senders()
 	if err != nil {
 		a.Close()
@@ -166,12 +176,18 @@ func build(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 	}
 	a.worker = outbox.NewWorker(db, senders, log, outbox.Options{Metrics: a.metrics})
 
+	a.cache = sessioncache.New(0)
+	db.OnChange(a.cache.Changed)
+	if db.Dialect() == "postgres" {
+		a.listener = sessioncache.NewListener(a.cache, cfg.DB, log)
+	}
+
 	policy := password.DefaultPolicy
 	policy.MinLength = cfg.PasswordMinLength
 	a.svc = account.New(account.Deps{
 		Store:     db,
 		Limiter:   limiterAdapter{limiter},
-		Passwords: password.NewHasher(params),
+		Passwords: password.NewHasherLimit(params, cfg.PasswordHashConcurrency),
 		Policy:    policy,
 		TokenKeys: tokenKeys(keys),
 		Random:    rand.Reader,
@@ -179,6 +195,8 @@ func build(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 		Log:       log,
 		Waker:     a.worker,
 		Metrics:   a.metrics,
+		SMSGuard:  guard,
+		Cache:     a.cache,
 	}, account.Config{
 		Issuer:          cfg.Issuer,
 		SessionIdle:     cfg.SessionIdle,
@@ -473,6 +491,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		}
 	})
 	wg.Go(func() { a.janitor(workerCtx) })
+	wg.Go(func() { a.flushTouches(workerCtx) })
+	if a.listener != nil {
+		wg.Go(func() { a.listener.Run(workerCtx) })
+	}
 
 	serveErr := make(chan error, len(servers))
 	for i, s := range servers {
@@ -520,6 +542,29 @@ func newServer(h http.Handler, log *slog.Logger) *http.Server {
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}
+
+// flushTouches writes the sessions' recorded activity every
+// account.FlushTouchesEvery, and once more when ctx ends (after the
+// servers have stopped, so no request's activity is lost).
+func (a *app) flushTouches(ctx context.Context) {
+	t := time.NewTicker(account.FlushTouchesEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := a.svc.FlushTouches(fctx); err != nil {
+				a.log.Warn("writing session activity failed", "err", err)
+			}
+			return
+		case <-t.C:
+			if err := a.svc.FlushTouches(ctx); err != nil && ctx.Err() == nil {
+				a.log.Warn("writing session activity failed", "err", err)
+			}
+		}
 	}
 }
 
@@ -595,3 +640,14 @@ func (a limiterAdapter) Take(ctx context.Context, key string, limit int, window 
 func (a limiterAdapter) Undo(ctx context.Context, key string, window time.Duration) error {
 	return a.l.Undo(ctx, key, window)
 }
+
+func (a limiterAdapter) Peek(ctx context.Context, key string, limit int) (bool, time.Duration, error) {
+	d, err := a.l.Peek(ctx, key, limit)
+	return d.Allowed, d.RetryAfter, err
+}
+
+func (a limiterAdapter) Strike(ctx context.Context, key string, idle time.Duration) (int, error) {
+	return a.l.Strike(ctx, key, idle)
+}
+
+func (a limiterAdapter) Reset(ctx context.Context, key string) error { return a.l.Reset(ctx, key) }

@@ -81,6 +81,33 @@ func (s *Service) issueCode(ctx context.Context, tx Tx, f *Flow, lang i18n.Lang)
 	return s.enqueue(ctx, tx, s.codeMessage(f, code, lang))
 }
 
+// issueDecoyCode does for an address without an account the work that
+// issueCode does for a real one (a code drawn, its row stored, its message
+// rendered, sealed and written), so that the answer takes as long. The
+// row's hash matches no code (the code drawn is never hashed into it) and
+// the message is a decoy, which the store keeps as given up, without
+// recipient or body.
+func (s *Service) issueDecoyCode(ctx context.Context, tx Tx, f *Flow) error {
+	code, err := token.Digits(s.random, codeDigits)
+	if err != nil {
+		return err
+	}
+	unmatchable, _, err := s.newID("decoy", 16)
+	if err != nil {
+		return err
+	}
+	c := &OneTimeCode{
+		Purpose: f.Purpose, AddressKey: codeKey(f), FlowIDHash: f.IDHash,
+		Hash: s.hasher.Hash("decoy", unmatchable), CreatedAt: f.CreatedAt, ExpiresAt: f.ExpiresAt,
+	}
+	if err := tx.PutCode(ctx, c); err != nil {
+		return fmt.Errorf("store code: %w", err)
+	}
+	m := s.codeMessage(f, code, i18n.English)
+	m.Decoy = true
+	return s.enqueue(ctx, tx, m)
+}
+
 // codeHashParts binds a code to its flow, purpose and address, so a code
 // is never accepted anywhere else.
 func codeHashParts(f *Flow, code string) []string {
@@ -92,17 +119,39 @@ func codeHashParts(f *Flow, code string) []string {
 // wrong code counts one try, committed at once so that it stands even if
 // the request fails later. Malformed input counts too: it is not a free
 // probe.
+//
+// Every wrong answer also counts in the address's streak, over all flows
+// and purposes (a new code does not bring fresh guesses), and past
+// Limits.CodeDelay.Free in a row the next try waits a growing delay
+// (CodeRateLimited). A flow without a code (an address of no account)
+// counts the same, so the delays reveal nothing. A right code ends the
+// streak. Checks of one address take turns, as passwords do.
 func (s *Service) checkCode(ctx context.Context, f *Flow, code string) error {
+	g := codeGuess(addressKey(f.Channel, f.Address))
+	release, err := s.turns.wait(ctx, string(g), s.cfg.Limits.GuessesInFlight)
+	if err != nil {
+		return err
+	}
+	defer release()
+	if err := s.checkDelay(ctx, g); err != nil {
+		return err
+	}
+	wrong := func() error {
+		if err := s.guessFailed(ctx, g, s.cfg.Limits.CodeDelay); err != nil {
+			return err
+		}
+		return ErrInvalidCode
+	}
 	key := codeKey(f)
 	c, err := s.store.CodeFor(ctx, f.Purpose, key)
 	if isNoRows(err) {
-		return ErrInvalidCode
+		return wrong()
 	}
 	if err != nil {
 		return fmt.Errorf("load code: %w", err)
 	}
 	if !token.Equal(c.FlowIDHash, f.IDHash) || c.ConsumedAt != nil || c.Attempts >= s.cfg.CodeMaxAttempts {
-		return ErrInvalidCode
+		return wrong()
 	}
 	if !s.now().Before(c.ExpiresAt) {
 		return ErrCodeExpired
@@ -111,8 +160,9 @@ func (s *Service) checkCode(ctx context.Context, f *Flow, code string) error {
 		if _, err := s.store.FailCode(ctx, f.Purpose, key, f.IDHash); err != nil && !isNoRows(err) {
 			return fmt.Errorf("count wrong code: %w", err)
 		}
-		return ErrInvalidCode
+		return wrong()
 	}
+	s.guessSucceeded(ctx, g)
 	return nil
 }
 
@@ -132,6 +182,7 @@ func (s *Service) consumeCode(ctx context.Context, tx Tx, f *Flow) error {
 		}
 		return fmt.Errorf("finish flow: %w", err)
 	}
+	s.smsCodeEntered(ctx, tx, f)
 	return nil
 }
 
@@ -150,15 +201,28 @@ func wellFormedCode(code string) bool {
 
 // limitSend applies the sending limits of codes and notices to an
 // address: one per purpose per resend interval (when resend is set) and a
-// cap per address over all purposes. The answer is the same whether or
-// not the address belongs to an account.
+// cap per address over all purposes, then for a phone the SMS pumping
+// defence (sms.go). The answer is the same whether or not the address
+// belongs to an account.
 func (s *Service) limitSend(ctx context.Context, p Purpose, key string, resend bool) error {
+	phone := isPhoneKey(key)
+	if phone {
+		if err := s.screenSMS(ctx, key); err != nil {
+			return err
+		}
+	}
 	if resend {
 		if err := s.take(ctx, "send:"+string(p)+":"+key, s.cfg.Limits.CodeResend); err != nil {
 			return err
 		}
 	}
-	return s.take(ctx, "send:addr:"+key, s.cfg.Limits.CodesPerAddress)
+	if err := s.take(ctx, "send:addr:"+key, s.cfg.Limits.CodesPerAddress); err != nil {
+		return err
+	}
+	if phone {
+		return s.admitSMS(ctx, key)
+	}
+	return nil
 }
 
 // loadFlow returns the live flow with public id, checking its purpose.

@@ -133,7 +133,7 @@ func (s *Service) ChangePassword(ctx context.Context, c Client, sess *Session, p
 	if err := s.checkPassword(password, u.Email, u.Phone); err != nil {
 		return err
 	}
-	hash, err := s.passwords.Hash(password)
+	hash, err := s.passwords.HashContext(ctx, password)
 	if err != nil {
 		return err
 	}

@@ -42,6 +42,10 @@ type Error struct {
 	Code       Code
 	Message    string
 	RetryAfter time.Duration // set with CodeRateLimited
+	// DriftSeconds is set with CodeClockDrift: how far the phone's clock
+	// is off, positive when it is ahead, so that a page can say it in the
+	// user's language.
+	DriftSeconds int
 }
 
 func (e *Error) Error() string { return string(e.Code) + ": " + e.Message }

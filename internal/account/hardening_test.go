@@ -447,6 +447,7 @@ func FuzzStoredHeaders(f *testing.F) {
 	cfg := account.DefaultConfig()
 	cfg.Limits.PasswordPerIdentifier = account.Limit{N: 1 << 30, Window: time.Hour}
 	cfg.Limits.PasswordPerIP = account.Limit{N: 1 << 30, Window: time.Hour}
+	cfg.Limits.PasswordDelay.Free = 1 << 30 // the clock stands still: no delay may start
 	c := &clock{now: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)}
 	svc, db := newService(f, "sqlite:"+f.TempDir()+"/w.db", password.Params{Memory: 64, Time: 1, Threads: 1}, cfg, c.Now, io.Discard)
 	f.Fuzz(func(t *testing.T, ua, ip string) {

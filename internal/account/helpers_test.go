@@ -109,6 +109,17 @@ func (a limiter) Undo(ctx context.Context, key string, w time.Duration) error {
 	return a.l.Undo(ctx, key, w)
 }
 
+func (a limiter) Peek(ctx context.Context, key string, n int) (bool, time.Duration, error) {
+	d, err := a.l.Peek(ctx, key, n)
+	return d.Allowed, d.RetryAfter, err
+}
+
+func (a limiter) Strike(ctx context.Context, key string, idle time.Duration) (int, error) {
+	return a.l.Strike(ctx, key, idle)
+}
+
+func (a limiter) Reset(ctx context.Context, key string) error { return a.l.Reset(ctx, key) }
+
 type lockedWriter struct {
 	mu sync.Mutex
 	w  io.Writer

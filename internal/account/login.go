@@ -34,9 +34,17 @@ func lookupIdentifier(raw string) (Channel, string, string, error) {
 // LoginPassword signs in with a verified email or phone and the password.
 // Unknown identifiers, unverified identifiers and wrong passwords give the
 // same error after the same work (a dummy hash runs for unknown users).
-// Attempts are limited per identifier, whether it exists or not, and per
-// client IP; a successful login gives its attempt back. A password change
-// that commits while the hash is being checked wins: the login then fails.
+// A password change that commits while the hash is being checked wins:
+// the login then fails.
+//
+// Only failures count toward the limits per identifier (whether it exists
+// or not) and per client IP: an attempt is refused when they are used up,
+// and counted once its password proved wrong, so a right password is never
+// refused because other logins of the account are in flight. Checks of one
+// identifier, and from one IP, take turns (see turns), which bounds how far
+// parallel wrong guesses can pass the limits. Wrong passwords in a row for
+// one identifier also earn a growing delay (Limits.PasswordDelay), which a
+// right password ends.
 //
 // Errors: CodeInvalidCredentials, CodeRateLimited.
 func (s *Service) LoginPassword(ctx context.Context, c Client, ident, password string) (res LoginResult, err error) {
@@ -45,12 +53,36 @@ func (s *Service) LoginPassword(ctx context.Context, c Client, ident, password s
 	if perr != nil {
 		key = "invalid"
 	}
-	idKey, ipKey := "pwfail:id:"+key, "pwfail:ip:"+ipLimitKey(c.IP)
-	if err := s.take(ctx, idKey, s.cfg.Limits.PasswordPerIdentifier); err != nil {
+	lim := s.cfg.Limits
+	idKey, ipKey, g := "pwfail:id:"+key, "pwfail:ip:"+ipLimitKey(c.IP), passwordGuess(key)
+	// Always the identifier's turn first, then the IP's: one order, so
+	// no two logins can wait for each other. The turns end once the
+	// password is judged and counted, not after the session is made.
+	var releases []func()
+	endTurns := func() {
+		for _, release := range releases {
+			release()
+		}
+		releases = nil
+	}
+	defer endTurns()
+	for _, t := range []struct {
+		key string
+		n   int
+	}{{idKey, lim.GuessesInFlight}, {ipKey, lim.GuessesInFlightPerIP}} {
+		release, err := s.turns.wait(ctx, t.key, t.n)
+		if err != nil {
+			return res, err
+		}
+		releases = append(releases, release)
+	}
+	if err := s.peek(ctx, idKey, lim.PasswordPerIdentifier.N); err != nil {
 		return res, err
 	}
-	if err := s.take(ctx, ipKey, s.cfg.Limits.PasswordPerIP); err != nil {
-		s.undo(ctx, idKey, s.cfg.Limits.PasswordPerIdentifier)
+	if err := s.peek(ctx, ipKey, lim.PasswordPerIP.N); err != nil {
+		return res, err
+	}
+	if err := s.checkDelay(ctx, g); err != nil {
 		return res, err
 	}
 	// No stored password is longer than 256 code points (1024 bytes); a
@@ -68,29 +100,45 @@ func (s *Service) LoginPassword(ctx context.Context, c Client, ident, password s
 		s.log.InfoContext(ctx, "login failed", "method", "password", "uid", uid, "reason", reason)
 		return LoginResult{}, ErrInvalidCredentials
 	}
+	// wrong counts a wrong password everywhere it counts, before the
+	// answer goes out.
+	wrong := func(uid, reason string) (LoginResult, error) {
+		for _, f := range []func() error{
+			func() error { return s.countFailure(ctx, idKey, lim.PasswordPerIdentifier) },
+			func() error { return s.countFailure(ctx, ipKey, lim.PasswordPerIP) },
+			func() error { return s.guessFailed(ctx, g, lim.PasswordDelay) },
+		} {
+			if err := f(); err != nil {
+				return LoginResult{}, err
+			}
+		}
+		return fail(uid, reason)
+	}
 	if u == nil || u.PasswordHash == "" || len(password) > 1024 {
 		reason, uid := "unknown_identifier", ""
 		if u != nil {
 			reason, uid = "password_too_long", u.UID
 		}
-		s.passwords.VerifyDummy(password)
-		return fail(uid, reason)
+		if err := s.passwords.VerifyDummyContext(ctx, password); err != nil {
+			return res, fmt.Errorf("login: %w", err)
+		}
+		return wrong(uid, reason)
 	}
-	ok, needsRehash, err := s.passwords.VerifyRehash(u.PasswordHash, password)
+	ok, needsRehash, err := s.passwords.VerifyRehashContext(ctx, u.PasswordHash, password)
 	if err != nil {
 		return res, fmt.Errorf("login: verify password of %s: %w", u.UID, err)
 	}
 	if !ok {
-		return fail(u.UID, "wrong_password")
+		return wrong(u.UID, "wrong_password")
 	}
-	s.undo(ctx, idKey, s.cfg.Limits.PasswordPerIdentifier)
-	s.undo(ctx, ipKey, s.cfg.Limits.PasswordPerIP)
+	s.guessSucceeded(ctx, g)
+	endTurns()
 	// A hash made with older parameters (or from an unnormalized password)
 	// is upgraded in the transaction that finishes the login, only while it
 	// is still the hash just verified.
 	var rehash func(Tx) error
 	if needsRehash {
-		if h, err := s.passwords.Hash(password); err != nil {
+		if h, err := s.passwords.HashContext(ctx, password); err != nil {
 			s.log.WarnContext(ctx, "password rehash failed", "uid", u.UID, "err", err)
 		} else {
 			rehash = func(tx Tx) error {
@@ -214,7 +262,7 @@ func (s *Service) StartCodeLogin(ctx context.Context, c Client, ident string) (f
 			return fmt.Errorf("create flow: %w", err)
 		}
 		if u == nil {
-			return nil
+			return s.issueDecoyCode(ctx, tx, f)
 		}
 		return s.issueCode(ctx, tx, f, userLang(u))
 	})

@@ -139,11 +139,15 @@ func (s *Service) alreadyRegisteredNotice(owner *User, ch Channel, to string) *M
 }
 
 // noticesTo returns the same notice, in u's language, for every verified
-// channel of u that this server delivers to.
+// channel of u that this server delivers to. An SMS the pumping defence
+// holds back is left out; the email still goes.
 func (s *Service) noticesTo(u *User, key MessageKey, args ...any) []*Message {
 	var out []*Message
 	for _, ch := range []Channel{ChannelEmail, ChannelPhone} {
 		if addr, verified := contactOf(u, ch); addr != "" && verified && slices.Contains(s.cfg.Channels, ch) {
+			if ch == ChannelPhone && !s.allowNoticeSMS(addr) {
+				continue
+			}
 			out = append(out, s.notice(ch, addr, userLang(u), key, args...))
 		}
 	}

@@ -114,7 +114,7 @@ func (s *Service) CompleteRegistration(ctx context.Context, c Client, flowID, co
 	if err := s.checkCode(ctx, f, code); err != nil {
 		return "", "", err
 	}
-	hash, err := s.passwords.Hash(password)
+	hash, err := s.passwords.HashContext(ctx, password)
 	if err != nil {
 		return "", "", err
 	}

@@ -31,8 +31,12 @@ type Service struct {
 	waker     Waker
 	metrics   Metrics
 	sessions  SessionObserver
+	cache     SessionCache  // never nil (session.go)
+	touches   touches       // last-seen times not yet written (session.go)
+	smsGuard  SMSGuard      // nil: no SMS pumping defence
 	catalog   *i18n.Catalog // the texts of mails and SMS
 	cfg       Config
+	turns     turns // password and code checks waiting their turn (guessing.go)
 }
 
 // Config holds the tunable rules. Zero fields take the defaults of
@@ -71,6 +75,18 @@ type Limits struct {
 	TOTPPerAccount        Limit // wrong authenticator codes per account
 	TOTPPerFlow           int   // wrong authenticator codes per login flow
 	PasswordsPerFlow      int   // refused passwords per sign-up flow (each costs a strength check)
+	// PasswordDelay grows with wrong passwords in a row per identifier;
+	// CodeDelay with wrong one-time codes in a row per address, over all
+	// flows and purposes. Zero values take the defaults.
+	PasswordDelay Backoff
+	CodeDelay     Backoff
+	// GuessesInFlight is how many checks of one identifier's password (or
+	// one address's codes) run at once on one instance, and
+	// GuessesInFlightPerIP how many password checks from one client IP;
+	// more wait their turn. Parallel wrong guesses can pass a limit by at
+	// most this minus one per instance. Zero takes the default.
+	GuessesInFlight      int
+	GuessesInFlightPerIP int
 }
 
 // DefaultConfig returns the contract's defaults.
@@ -95,6 +111,10 @@ func DefaultConfig() Config {
 			TOTPPerAccount:        Limit{10, 15 * time.Minute},
 			TOTPPerFlow:           5,
 			PasswordsPerFlow:      10,
+			PasswordDelay:         Backoff{Free: 10, First: 30 * time.Second, Max: time.Hour, Forget: 24 * time.Hour},
+			CodeDelay:             Backoff{Free: 5, First: 30 * time.Second, Max: time.Hour, Forget: 24 * time.Hour},
+			GuessesInFlight:       2,
+			GuessesInFlightPerIP:  8,
 		},
 	}
 }
@@ -106,6 +126,13 @@ type Limiter interface {
 	Take(ctx context.Context, key string, limit int, window time.Duration) (allowed bool, retryAfter time.Duration, err error)
 	// Undo gives back one event of key.
 	Undo(ctx context.Context, key string, window time.Duration) error
+	// Peek answers as Take would, without counting anything.
+	Peek(ctx context.Context, key string, limit int) (allowed bool, retryAfter time.Duration, err error)
+	// Strike counts one more failure in key's streak and returns its
+	// length; the streak is forgotten once idle passes without a Strike.
+	Strike(ctx context.Context, key string, idle time.Duration) (int, error)
+	// Reset forgets key.
+	Reset(ctx context.Context, key string) error
 }
 
 // Waker is told when a message was queued, so delivery starts at once.
@@ -132,6 +159,8 @@ type Deps struct {
 	Waker     Waker           // may be nil
 	Metrics   Metrics         // may be nil
 	Sessions  SessionObserver // may be nil
+	Cache     SessionCache    // may be nil: every session check reads the database
+	SMSGuard  SMSGuard        // may be nil: no SMS pumping defence (the server always sets one)
 }
 
 // New returns a Service.
@@ -151,13 +180,25 @@ func New(d Deps, cfg Config) *Service {
 	if cfg.Limits == (Limits{}) {
 		cfg.Limits = def.Limits
 	}
+	if cfg.Limits.PasswordDelay == (Backoff{}) {
+		cfg.Limits.PasswordDelay = def.Limits.PasswordDelay
+	}
+	if cfg.Limits.CodeDelay == (Backoff{}) {
+		cfg.Limits.CodeDelay = def.Limits.CodeDelay
+	}
+	if cfg.Limits.GuessesInFlight == 0 {
+		cfg.Limits.GuessesInFlight = def.Limits.GuessesInFlight
+	}
+	if cfg.Limits.GuessesInFlightPerIP == 0 {
+		cfg.Limits.GuessesInFlightPerIP = def.Limits.GuessesInFlightPerIP
+	}
 	if len(cfg.Channels) == 0 {
 		cfg.Channels = []Channel{ChannelEmail, ChannelPhone}
 	}
 	s := &Service{
 		store: d.Store, limiter: d.Limiter, passwords: d.Passwords, policy: d.Policy,
 		hasher: token.NewHasher(d.TokenKeys[0], d.TokenKeys[1:]...), random: d.Random, now: d.Now, log: d.Log,
-		waker: d.Waker, metrics: d.Metrics, sessions: d.Sessions, catalog: i18n.Default(), cfg: cfg,
+		waker: d.Waker, metrics: d.Metrics, sessions: d.Sessions, smsGuard: d.SMSGuard, catalog: i18n.Default(), cfg: cfg,
 	}
 	if s.waker == nil {
 		s.waker = nopWaker{}
@@ -167,6 +208,10 @@ func New(d Deps, cfg Config) *Service {
 	}
 	if s.sessions == nil {
 		s.sessions = nopSessionObserver{}
+	}
+	s.cache = d.Cache
+	if s.cache == nil {
+		s.cache = nopCache{}
 	}
 	return s
 }
@@ -298,7 +343,9 @@ func (s *Service) enqueue(ctx context.Context, tx Tx, msgs ...*Message) error {
 		if err := tx.EnqueueMessage(ctx, m); err != nil {
 			return fmt.Errorf("enqueue message: %w", err)
 		}
-		tx.AfterCommit(func() { s.metrics.MessageQueued(m.Channel) })
+		if !m.Decoy {
+			tx.AfterCommit(func() { s.metrics.MessageQueued(m.Channel) })
+		}
 	}
 	if len(msgs) > 0 {
 		tx.AfterCommit(s.waker.Wake)

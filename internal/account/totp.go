@@ -394,13 +394,14 @@ func (s *Service) checkTOTP(ctx context.Context, c Client, auth *TOTPBinding, co
 
 // clockDrift explains a phone clock that is off by offset seconds.
 func clockDrift(offset int) error {
-	dir := "ahead"
+	dir, abs := "ahead", offset
 	if offset < 0 {
-		dir, offset = "behind", -offset
+		dir, abs = "behind", -offset
 	}
 	e := Errorf(CodeClockDrift,
 		"Your phone's clock is about %d seconds %s. Turn on automatic date and time on your phone, "+
-			"or in Google Authenticator open Settings > Time correction for codes > Sync now, then try a new code.", offset, dir)
+			"or in Google Authenticator open Settings > Time correction for codes > Sync now, then try a new code.", abs, dir)
+	e.DriftSeconds = offset
 	return e
 }
 

@@ -111,6 +111,11 @@ type Message struct {
 	CreatedAt     time.Time
 	Attempts      int
 	NextAttemptAt time.Time
+	// Decoy marks a message to nobody, made so that a request about an
+	// address without an account does the work of one with an account:
+	// the store seals it like any other and then keeps only a row already
+	// given up, without recipient or body. It is never delivered.
+	Decoy bool
 }
 
 // Event is one entry of the append-only security log.

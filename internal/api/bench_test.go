@@ -31,6 +31,17 @@ func (a benchLimiter) Undo(ctx context.Context, key string, w time.Duration) err
 	return a.l.Undo(ctx, key, w)
 }
 
+func (a benchLimiter) Peek(ctx context.Context, key string, n int) (bool, time.Duration, error) {
+	d, err := a.l.Peek(ctx, key, n)
+	return d.Allowed, d.RetryAfter, err
+}
+
+func (a benchLimiter) Strike(ctx context.Context, key string, idle time.Duration) (int, error) {
+	return a.l.Strike(ctx, key, idle)
+}
+
+func (a benchLimiter) Reset(ctx context.Context, key string) error { return a.l.Reset(ctx, key) }
+
 var benchCode = regexp.MustCompile(`(?:^|[^0-9])([0-9]{6})(?:[^0-9]|$)`)
 
 // benchSession returns a Service on a SQLite file in b.TempDir() and the

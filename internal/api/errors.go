@@ -1,10 +1,16 @@
 package api
 
 import (
+	"context"
+	"database/sql/driver"
 	"errors"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
+	"strings"
+	"syscall"
 
 	"github.com/watchword/watchword/internal/account"
 )
@@ -55,7 +61,12 @@ type errorDetail struct {
 // else is logged with its details and shown as a bare internal error.
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	var e *account.Error
-	if !errors.As(err, &e) {
+	switch {
+	case errors.As(err, &e):
+	case dependencyDown(err):
+		log.WarnContext(r.Context(), "dependency unavailable", "method", r.Method, "route", r.Pattern, "err", err)
+		e = account.ErrUnavailable
+	default:
 		log.ErrorContext(r.Context(), "request failed", "method", r.Method, "route", r.Pattern, "err", err)
 		e = internalError
 	}
@@ -68,6 +79,29 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 	}
 	writeJSON(w, status, errorBody{errorDetail{e.Code, e.Message}})
+}
+
+// dependencyDown reports whether err says that the database (or another
+// service behind it) cannot be reached right now, rather than that the
+// request or the code is wrong: the client gets 503 unavailable and may
+// retry, and the server recovers by itself when the dependency is back.
+// Driver types are matched by behaviour (net.Error, SQLState) so that this
+// package needs no driver.
+func dependencyDown(err error) bool {
+	var netErr net.Error
+	if errors.As(err, &netErr) || errors.Is(err, driver.ErrBadConn) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var coded interface{ SQLState() string }
+	if errors.As(err, &coded) {
+		// 08: connection exception; 57P01-57P03: shutdown or starting up;
+		// 53300: too many connections.
+		state := coded.SQLState()
+		return strings.HasPrefix(state, "08") || strings.HasPrefix(state, "57P") || state == "53300"
+	}
+	return false
 }
 
 // internalError is what a client sees of any unexpected failure.

@@ -1,7 +1,10 @@
 package identifier_test
 
 import (
+	"regexp"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/watchword/watchword/internal/identifier"
 )
@@ -100,7 +103,40 @@ func FuzzParse(f *testing.F) {
 		if kind == identifier.KindEmail && key != identifier.EmailKey(addr) {
 			t.Fatalf("%q: key %q is not the ASCII folding of %q", s, key, addr)
 		}
+		// Surrounding spaces never change the result.
+		if k2, a2, key2, err := identifier.Parse(" " + s + "\t"); err != nil || k2 != kind || a2 != addr || key2 != key {
+			t.Fatalf("%q with spaces around: %q %v", s, a2, err)
+		}
+		switch kind {
+		case identifier.KindPhone:
+			if !e164.MatchString(addr) || key != addr {
+				t.Fatalf("%q: phone %q (key %q) is not E.164", s, addr, key)
+			}
+		case identifier.KindEmail:
+			if !strings.Contains(key, "@") || !utf8.ValidString(key) || strings.ContainsAny(key, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") {
+				t.Fatalf("%q: key %q", s, key)
+			}
+			// ASCII case never makes another account of an ASCII address.
+			if isASCII(s) {
+				if _, _, up, err := identifier.Parse(strings.ToUpper(s)); err != nil || up != key {
+					t.Fatalf("%q upper-cased: key %q, %v; want %q", s, up, err, key)
+				}
+			}
+		}
 	})
+}
+
+// e164 is the shape of a stored phone number: a plus, no leading zero, at
+// most 15 digits (ITU-T E.164).
+var e164 = regexp.MustCompile(`^\+[1-9][0-9]{1,14}$`)
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // TestEmailLookAlikes checks the folding rule: spellings share a key only

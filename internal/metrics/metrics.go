@@ -22,6 +22,8 @@ type Metrics struct {
 	requests *prometheus.HistogramVec
 	logins   *prometheus.CounterVec
 	messages *prometheus.CounterVec
+	// The SMS pumping defence.
+	smsRefused, smsLimitTrips, smsConversionTrips *prometheus.CounterVec
 }
 
 // New returns Metrics with Go and process collectors registered.
@@ -41,8 +43,20 @@ func New() *Metrics {
 			Name: "watchword_messages_total",
 			Help: "Messages by channel and stage (queued, sent, failed).",
 		}, []string{"channel", "stage"}),
+		smsRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "watchword_sms_refused_total",
+			Help: "SMS held back by the pumping defence, by reason (invalid, country_not_allowed, premium_rate, shared_cost, prefix_limit, country_limit, global_limit, conversion).",
+		}, []string{"reason"}),
+		smsLimitTrips: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "watchword_sms_limit_trips_total",
+			Help: "SMS limits (prefix, country, global) that started refusing, once per window of each limited key.",
+		}, []string{"limit"}),
+		smsConversionTrips: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "watchword_sms_conversion_blocks_total",
+			Help: "Countries and number prefixes blocked by the conversion guard (their SMS codes were almost never entered).",
+		}, []string{"scope"}),
 	}
-	m.reg.MustRegister(m.requests, m.logins, m.messages,
+	m.reg.MustRegister(m.requests, m.logins, m.messages, m.smsRefused, m.smsLimitTrips, m.smsConversionTrips,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -104,6 +118,17 @@ func (m *Metrics) MessageSent(ch account.Channel) {
 // MessageFailed counts a failed delivery attempt.
 func (m *Metrics) MessageFailed(ch account.Channel) {
 	m.messages.WithLabelValues(string(ch), "failed").Inc()
+}
+
+// SMSRefused counts an SMS held back by the pumping defence.
+func (m *Metrics) SMSRefused(reason string) { m.smsRefused.WithLabelValues(reason).Inc() }
+
+// SMSLimitTripped counts an SMS limit that started refusing.
+func (m *Metrics) SMSLimitTripped(limit string) { m.smsLimitTrips.WithLabelValues(limit).Inc() }
+
+// SMSConversionTripped counts a scope blocked by the conversion guard.
+func (m *Metrics) SMSConversionTripped(scope string) {
+	m.smsConversionTrips.WithLabelValues(scope).Inc()
 }
 
 // ReviewQueue exports the unbind review queue, read from stats at every

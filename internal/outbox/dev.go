@@ -1,18 +1,21 @@
 package outbox
 
 import (
+	"bytes"
 	"context"
 	_ "embed"
 	"encoding/json"
 	"html/template"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/watchword/watchword/internal/account"
+	"github.com/watchword/watchword/internal/i18n"
 )
 
 // DefaultDevCapacity is the number of messages a Dev keeps when NewDev is
@@ -121,28 +124,29 @@ const devPageCSP = "default-src 'none'; style-src 'self'; frame-ancestors 'none'
 var devCSS []byte
 
 var devPage = template.Must(template.New("outbox").Parse(`<!doctype html>
-<html lang="en">
+<html lang="{{.Lang}}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 {{if .Refresh}}<meta http-equiv="refresh" content="5">
-{{end}}<title>Development outbox</title>
+{{end}}<title>{{.T "dev.outbox.title"}}</title>
 <link rel="stylesheet" href="outbox.css">
 </head>
 <body>
 <header class="page-header">
-<h1>Development outbox</h1>
-<p class="notice">Development mode: messages are not delivered. The latest are shown here, newest first. Click a code to select it. Also as <a href="?format=json">JSON</a>.</p>
-<p class="reload">{{if .Refresh}}This page reloads every 5 seconds. <a href="outbox">Stop reloading</a>{{else}}<a href="outbox">Reload</a> or <a href="?refresh=on">reload every 5 seconds</a>{{end}}</p>
+<div class="title-row"><h1>{{.T "dev.outbox.title"}}</h1>
+<nav class="langs" aria-label="{{.T "web.layout.language"}}"><ul>{{range .Langs}}<li><a href="?lang={{.Lang}}" lang="{{.Lang}}" hreflang="{{.Lang}}"{{if .Current}} aria-current="true"{{end}}>{{.Name}}</a></li>{{end}}</ul></nav></div>
+<p class="notice">{{.T "dev.outbox.notice"}}</p>
+<p class="reload">{{if .Refresh}}{{.T "dev.outbox.reloading"}} <a href="outbox">{{.T "dev.outbox.stop"}}</a>{{else}}<a href="outbox">{{.T "dev.outbox.reload"}}</a> · <a href="?refresh=on">{{.T "dev.outbox.autoreload"}}</a>{{end}} · <a href="?format=json">{{.T "dev.outbox.json"}}</a></p>
 </header>
 <main class="messages">
 {{range .Messages}}<article class="message">
-<div class="meta"><span class="channel">{{.Channel}}</span> <span class="to">{{.To}}</span> <time datetime="{{.SentAt.UTC.Format "2006-01-02T15:04:05Z"}}">{{.SentAt.Format "2006-01-02 15:04:05"}}</time></div>
+<div class="meta"><span class="channel">{{$.T (print "dev.outbox.channel." .Channel)}}</span> <span class="to">{{.To}}</span> <time datetime="{{.SentAt.UTC.Format "2006-01-02T15:04:05Z"}}">{{.SentAt.Format "2006-01-02 15:04:05"}}</time></div>
 {{with .Subject}}<h2 class="subject">{{.}}</h2>
-{{end}}{{with .Code}}<div class="code" title="one-time code">{{.}}</div>
+{{end}}{{with .Code}}<p class="code-row"><span class="code-label">{{$.T "dev.outbox.code"}}</span> <code class="code" title="{{$.T "dev.outbox.code.title"}}">{{.}}</code></p>
 {{end}}<pre class="text">{{.Text}}</pre>
 </article>
-{{else}}<p class="empty">No messages yet.</p>
+{{else}}<p class="empty">{{.T "dev.outbox.empty"}}</p>
 {{end}}</main>
 </body>
 </html>
@@ -156,12 +160,60 @@ type devPageData struct {
 	// screen reader back to the top and can cut off someone still reading
 	// (WCAG 2.2.1), which is why axe counts it critical.
 	Refresh bool
+	Lang    i18n.Lang
+	Langs   []devLang
 }
 
-// Handler serves the development outbox: an HTML page (reloading itself
-// every 5 seconds with ?refresh=on), or JSON {"messages":[...]} when the
-// query has format=json or the request accepts application/json. Each message carries the code found in
-// its text, if any. Responses are never cached.
+// devLang is an entry of the page's language switch.
+type devLang struct {
+	Lang    i18n.Lang
+	Name    string // in its own language
+	Current bool
+}
+
+// T translates message id in the page's language.
+func (d *devPageData) T(id string) string { return i18n.Default().T(d.Lang, id, nil) }
+
+// langCookie is the pages' language cookie (internal/web), which this
+// page reads and its switch sets, so that both speak the same language.
+const langCookie = "lang"
+
+// pageLang is the page's language: the lang cookie, else Accept-Language.
+func pageLang(r *http.Request) i18n.Lang {
+	if c, err := r.Cookie(langCookie); err == nil {
+		if l, ok := i18n.Parse(c.Value); ok {
+			return l
+		}
+	}
+	return i18n.Negotiate(r.Header.Get("Accept-Language"))
+}
+
+// switchLang handles ?lang= as the other pages do: a supported language
+// goes into the lang cookie for a year, and the browser is sent back to
+// the page without the parameter. It reports whether it answered.
+func switchLang(w http.ResponseWriter, r *http.Request) bool {
+	q := r.URL.Query()
+	if !q.Has("lang") {
+		return false
+	}
+	if l, ok := i18n.Parse(q.Get("lang")); ok {
+		http.SetCookie(w, &http.Cookie{
+			Name: langCookie, Value: string(l), Path: "/", MaxAge: 365 * 24 * 60 * 60,
+			HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode,
+		})
+	}
+	q.Del("lang")
+	target := url.URL{Path: "outbox", RawQuery: q.Encode()} // relative: the page's own name
+	http.Redirect(w, r, target.String(), http.StatusSeeOther)
+	return true
+}
+
+// Handler serves the development outbox: an HTML page in the pages'
+// language (the lang cookie, else Accept-Language; ?lang= switches),
+// reloading itself every 5 seconds with ?refresh=on, or JSON
+// {"messages":[...]} when the query has format=json or the request
+// accepts application/json. Each message carries the code found in its
+// text, if any. Responses are never cached.
 func (d *Dev) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !readOnly(w, r) {
@@ -181,12 +233,24 @@ func (d *Dev) Handler() http.Handler {
 			}
 			return
 		}
+		if switchLang(w, r) {
+			return
+		}
+		data := devPageData{Messages: msgs, Refresh: r.URL.Query().Get("refresh") == "on", Lang: pageLang(r)}
+		for _, l := range i18n.Langs {
+			data.Langs = append(data.Langs, devLang{Lang: l, Name: i18n.Default().T(l, "lang.name", nil), Current: l == data.Lang})
+		}
+		var page bytes.Buffer
+		if err := devPage.Execute(&page, &data); err != nil {
+			d.log.WarnContext(r.Context(), "dev outbox: render page", "error", err)
+			http.Error(w, "the page could not be rendered", http.StatusInternalServerError)
+			return
+		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Content-Security-Policy", devPageCSP)
-		data := devPageData{Messages: msgs, Refresh: r.URL.Query().Get("refresh") == "on"}
-		if err := devPage.Execute(w, data); err != nil {
-			d.log.WarnContext(r.Context(), "dev outbox: render page", "error", err)
-		}
+		w.Header().Set("Content-Language", string(data.Lang))
+		w.Header().Add("Vary", "Accept-Language, Cookie")
+		w.Write(page.Bytes())
 	})
 }
 

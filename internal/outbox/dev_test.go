@@ -81,8 +81,9 @@ func TestDevHandlerHTML(t *testing.T) {
 		"Your code is 111111.", "Your phone number was changed.",
 		`<link rel="stylesheet" href="outbox.css">`,
 		// Each code large in its own element, easy to select and copy.
-		`<div class="code" title="one-time code">111111</div>`,
-		`<div class="code" title="one-time code">222222</div>`,
+		`<code class="code" title="one-time code">111111</code>`,
+		`<code class="code" title="one-time code">222222</code>`,
+		`<html lang="en">`, `<a href="?lang=zh-CN" lang="zh-CN" hreflang="zh-CN">`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("page lacks %q:\n%s", want, body)
@@ -109,6 +110,59 @@ func TestDevHandlerHTML(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Errorf("?refresh=on: page lacks %q:\n%s", want, body)
 		}
+	}
+}
+
+// TestDevHandlerLanguage: the page speaks the pages' language (the lang
+// cookie, else Accept-Language), and its switch sets that cookie as the
+// other pages' does, then comes back without the parameter.
+func TestDevHandlerLanguage(t *testing.T) {
+	d := outbox.NewDev(nil, 10)
+	sendAll(t, d, account.Message{Channel: account.ChannelPhone, To: "+8613800138000", Text: "验证码 654321"})
+	get := func(target string, header ...string) *httptest.ResponseRecorder {
+		t.Helper()
+		req := httptest.NewRequest(http.MethodGet, target, nil)
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
+		}
+		rec := httptest.NewRecorder()
+		d.Handler().ServeHTTP(rec, req)
+		return rec
+	}
+	for _, tc := range []struct {
+		name   string
+		header []string
+		lang   string
+		want   []string
+	}{
+		{"accept-language", []string{"Accept-Language", "zh-CN,zh;q=0.9"}, "zh-CN", []string{"开发用发件箱", "短信", `aria-current="true">简体中文`}},
+		{"cookie over accept-language", []string{"Accept-Language", "zh-CN", "Cookie", "lang=en"}, "en", []string{"Development outbox", "SMS"}},
+		{"cookie", []string{"Cookie", "lang=zh-CN"}, "zh-CN", []string{"停止自动刷新", "654321"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := get("/dev/outbox?refresh=on", tc.header...)
+			body := rec.Body.String()
+			if rec.Code != 200 || !strings.Contains(body, `<html lang="`+tc.lang+`">`) || rec.Header().Get("Content-Language") != tc.lang {
+				t.Fatalf("%d, Content-Language %q, want %s:\n%s", rec.Code, rec.Header().Get("Content-Language"), tc.lang, body)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(body, w) {
+					t.Errorf("page lacks %q:\n%s", w, body)
+				}
+			}
+		})
+	}
+	rec := get("/dev/outbox?lang=zh-CN&refresh=on")
+	if rec.Code != http.StatusSeeOther || rec.Header().Get("Location") != "/dev/outbox?refresh=on" {
+		t.Fatalf("?lang=: %d to %q, want 303 to /dev/outbox?refresh=on", rec.Code, rec.Header().Get("Location"))
+	}
+	c := rec.Result().Cookies()
+	if len(c) != 1 || c[0].Name != "lang" || c[0].Value != "zh-CN" || c[0].Path != "/" || !c[0].HttpOnly {
+		t.Fatalf("?lang= cookie: %v", c)
+	}
+	// An unknown language changes nothing but the address.
+	if rec := get("/dev/outbox?lang=xx"); rec.Code != http.StatusSeeOther || len(rec.Result().Cookies()) != 0 {
+		t.Fatalf("?lang=xx: %d %v", rec.Code, rec.Result().Cookies())
 	}
 }
 

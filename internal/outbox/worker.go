@@ -60,12 +60,19 @@ type Options struct {
 	BaseBackoff  time.Duration    // delay after the first failure; default 2s
 	MaxBackoff   time.Duration    // cap on the delay; default 10m
 	SendTimeout  time.Duration    // time allowed for one Send; default 30s
-	Metrics      Metrics          // optional
+	// WakeDelay is how long the worker waits after a Wake before it looks
+	// at the queue; default 10ms. The request that queued the message then
+	// answers before delivery competes with it for the CPU (an answer that
+	// is slower when a message went out would tell whether an account
+	// exists), and messages queued together are claimed together.
+	WakeDelay time.Duration
+	Metrics   Metrics // optional
 }
 
 // Default values of Options.
 const (
 	DefaultPollInterval = 2 * time.Second
+	DefaultWakeDelay    = 10 * time.Millisecond
 	DefaultLease        = time.Minute
 	DefaultBatch        = 20
 	DefaultMaxAttempts  = 15
@@ -120,6 +127,9 @@ func NewWorker(q Queue, senders map[account.Channel]Sender, log *slog.Logger, op
 	if opt.MaxBackoff < opt.BaseBackoff {
 		opt.MaxBackoff = opt.BaseBackoff
 	}
+	if opt.WakeDelay <= 0 {
+		opt.WakeDelay = DefaultWakeDelay
+	}
 	if opt.SendTimeout <= 0 {
 		opt.SendTimeout = DefaultSendTimeout
 	}
@@ -157,6 +167,11 @@ func (w *Worker) Run(ctx context.Context) error {
 			return nil
 		case <-ticker.C:
 		case <-w.wake:
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(w.opt.WakeDelay):
+			}
 		}
 	}
 }
@@ -212,10 +227,8 @@ func (w *Worker) deliver(ctx context.Context, m *account.Message) {
 		return
 	}
 
-	sctx, cancel := context.WithTimeout(base, w.opt.SendTimeout)
 	start := time.Now()
-	err := sender.Send(sctx, m)
-	cancel()
+	err := w.send(base, sender, m)
 	if err == nil {
 		mctx, cancel := context.WithTimeout(base, storeTimeout)
 		defer cancel()
@@ -245,6 +258,33 @@ func (w *Worker) deliver(ctx context.Context, m *account.Message) {
 	}
 	log.WarnContext(ctx, "outbox: delivery failed, will retry", "error", lastErr, "next_attempt_at", next)
 }
+
+// send runs sender.Send with SendTimeout. A sender that ignores its
+// context (a relay that never answers, a client without deadlines) is left
+// behind when the time is up, so that one stalled relay never stops the
+// delivery of every other message: the message counts as failed and is
+// retried, and if the abandoned send went through after all, the message
+// arrives twice, which at-least-once delivery allows.
+func (w *Worker) send(ctx context.Context, sender Sender, m *account.Message) error {
+	sctx, cancel := context.WithTimeout(ctx, w.opt.SendTimeout)
+	defer cancel()
+	done := make(chan error, 1) // buffered: an abandoned send never blocks
+	go func() { done <- sender.Send(sctx, m) }()
+	select {
+	case err := <-done:
+		return err
+	case <-sctx.Done():
+		select {
+		case err := <-done: // it gave up at its deadline, as it should
+			return err
+		case <-time.After(sendGrace):
+			return fmt.Errorf("send abandoned: no answer within %v", w.opt.SendTimeout)
+		}
+	}
+}
+
+// sendGrace is how long a sender may take past its deadline to return.
+const sendGrace = time.Second
 
 // fail gives up on m.
 func (w *Worker) fail(ctx context.Context, log *slog.Logger, m *account.Message, reason string) {

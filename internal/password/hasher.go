@@ -1,11 +1,13 @@
 package password
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 
 	"golang.org/x/crypto/argon2"
@@ -32,24 +34,73 @@ var b64 = base64.RawStdEncoding.Strict()
 
 // Hasher hashes and verifies passwords with argon2id. It is safe for
 // concurrent use.
+//
+// A Hasher runs at most a fixed number of derivations at once; the others
+// wait their turn. Each derivation holds Params.Memory of RAM (19 MiB by
+// default) until it ends, so without a bound a login storm grows the
+// process with the number of clients (16 logins at once took the server
+// past 450 MB) without finishing a single login sooner: the work is
+// CPU-bound, and more derivations than cores only share the same cores.
 type Hasher struct {
 	params Params
 	// dummy is a well-formed hash with the hasher's params that no password
 	// matches; VerifyDummy verifies against it.
 	dummy string
+	// slots holds one token per derivation in flight.
+	slots chan struct{}
+	// idKey is argon2.IDKey; tests wrap it to watch the derivations.
+	idKey func(password, salt []byte, time, memory uint32, threads uint8, keyLen uint32) []byte
 }
 
-// NewHasher returns a Hasher that hashes with p. It panics if p is outside
-// the bounds ParseParams enforces: that is a programming error, and failing
-// at startup beats failing every login.
+// DefaultMaxInFlight is the number of derivations a Hasher with params p
+// runs at once when not told otherwise: one per core the Go scheduler
+// uses (GOMAXPROCS), divided by the threads each derivation uses, and at
+// least one. That keeps every core busy, so logins per second stay at the
+// machine's hash limit, while memory stays at about cores × Params.Memory.
+func DefaultMaxInFlight(p Params) int {
+	return max(1, runtime.GOMAXPROCS(0)/max(1, int(p.Threads)))
+}
+
+// NewHasher returns a Hasher that hashes with p and runs at most
+// DefaultMaxInFlight(p) derivations at once. It panics if p is outside
+// the bounds ParseParams enforces: that is a programming error, and
+// failing at startup beats failing every login.
 func NewHasher(p Params) *Hasher {
+	return NewHasherLimit(p, 0)
+}
+
+// NewHasherLimit is NewHasher with at most maxInFlight derivations at
+// once; zero or less means DefaultMaxInFlight(p).
+func NewHasherLimit(p Params, maxInFlight int) *Hasher {
 	if err := p.validate(); err != nil {
 		panic(fmt.Sprintf("password: NewHasher(%v): %v", p, err))
+	}
+	if maxInFlight <= 0 {
+		maxInFlight = DefaultMaxInFlight(p)
 	}
 	return &Hasher{
 		params: p,
 		dummy:  encode(p, make([]byte, saltLen), make([]byte, keyLen)),
+		slots:  make(chan struct{}, maxInFlight),
+		idKey:  argon2.IDKey,
 	}
+}
+
+// MaxInFlight reports how many derivations h runs at once.
+func (h *Hasher) MaxInFlight() int { return cap(h.slots) }
+
+// derive runs one argon2id derivation once a slot is free. It waits rather
+// than refuses: a login that waits a little beats one that fails. A caller
+// whose ctx ends while waiting (the client gave up) leaves the queue with
+// ctx's error and never holds the memory.
+func (h *Hasher) derive(ctx context.Context, password, salt []byte, p Params, keyLen uint32) ([]byte, error) {
+	select {
+	case h.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("password: waiting for a hash slot: %w", context.Cause(ctx))
+	}
+	defer func() { <-h.slots }()
+	return h.idKey(password, salt, p.Time, p.Memory, p.Threads, keyLen), nil
 }
 
 // Hash returns a PHC string for password:
@@ -58,11 +109,20 @@ func NewHasher(p Params) *Hasher {
 // in its Normalize form (NFC) and otherwise exactly as given: no trimming,
 // case folding or truncation.
 func (h *Hasher) Hash(password string) (string, error) {
+	return h.HashContext(context.Background(), password)
+}
+
+// HashContext is Hash that gives up, with ctx's error, if ctx ends while
+// it waits for a free slot.
+func (h *Hasher) HashContext(ctx context.Context, password string) (string, error) {
 	salt := make([]byte, saltLen)
 	if _, err := rand.Read(salt); err != nil {
 		return "", fmt.Errorf("password: read salt: %w", err)
 	}
-	key := argon2.IDKey([]byte(Normalize(password)), salt, h.params.Time, h.params.Memory, h.params.Threads, keyLen)
+	key, err := h.derive(ctx, []byte(Normalize(password)), salt, h.params, keyLen)
+	if err != nil {
+		return "", err
+	}
 	return encode(h.params, salt, key), nil
 }
 
@@ -94,20 +154,28 @@ func (h *Hasher) Verify(encoded, password string) (bool, error) {
 // only for an encoded string that cannot be parsed; a wrong password is
 // (false, false, nil).
 func (h *Hasher) VerifyRehash(encoded, password string) (ok, rehash bool, err error) {
+	return h.VerifyRehashContext(context.Background(), encoded, password)
+}
+
+// VerifyRehashContext is VerifyRehash that gives up, with ctx's error, if
+// ctx ends while it waits for a free slot.
+func (h *Hasher) VerifyRehashContext(ctx context.Context, encoded, password string) (ok, rehash bool, err error) {
 	p, salt, key, err := decode(encoded)
 	if err != nil {
 		return false, false, err
 	}
-	match := func(pw string) bool {
-		got := argon2.IDKey([]byte(pw), salt, p.Time, p.Memory, p.Threads, uint32(len(key)))
-		return subtle.ConstantTimeCompare(got, key) == 1
+	match := func(pw string) (bool, error) {
+		got, err := h.derive(ctx, []byte(pw), salt, p, uint32(len(key)))
+		return err == nil && subtle.ConstantTimeCompare(got, key) == 1, err
 	}
 	normalized := Normalize(password)
-	if match(normalized) {
-		return true, h.needsRehash(p, salt, key), nil
+	if ok, err := match(normalized); ok || err != nil {
+		return ok, ok && h.needsRehash(p, salt, key), err
 	}
-	if normalized != password && match(password) {
-		return true, true, nil
+	if normalized != password {
+		if ok, err := match(password); ok || err != nil {
+			return ok, ok, err
+		}
 	}
 	return false, false, nil
 }
@@ -116,9 +184,16 @@ func (h *Hasher) VerifyRehash(encoded, password string) (ok, rehash bool, err er
 // with the hasher's current params. Call it when the account does not
 // exist, so the response time does not reveal which accounts exist.
 func (h *Hasher) VerifyDummy(password string) {
+	_ = h.VerifyDummyContext(context.Background(), password)
+}
+
+// VerifyDummyContext is VerifyDummy that gives up, with ctx's error, if
+// ctx ends while it waits for a free slot.
+func (h *Hasher) VerifyDummyContext(ctx context.Context, password string) error {
 	// Same code path as a real login, including the second derivation
 	// for an unnormalized password; the result is always false.
-	_, _ = h.Verify(h.dummy, password)
+	_, _, err := h.VerifyRehashContext(ctx, h.dummy, password)
+	return err
 }
 
 // NeedsRehash reports whether encoded was made with other parameters (or

@@ -88,6 +88,51 @@ func (m *Memory) Undo(ctx context.Context, key string, window time.Duration) err
 	return nil
 }
 
+// Peek implements Limiter.
+func (m *Memory) Peek(ctx context.Context, key string, limit int) (Decision, error) {
+	if err := checkLimit(limit); err != nil {
+		return Decision{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return Decision{}, err
+	}
+	now := m.now()
+
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e, ok := m.entries[key]
+	if !ok || !now.Before(e.end) {
+		return Decision{Allowed: true, Remaining: limit}, nil
+	}
+	if e.count >= limit {
+		return Decision{RetryAfter: e.end.Sub(now)}, nil
+	}
+	return Decision{Allowed: true, Remaining: limit - e.count}, nil
+}
+
+// Strike implements Limiter.
+func (m *Memory) Strike(ctx context.Context, key string, idle time.Duration) (int, error) {
+	if err := checkWindow(idle); err != nil {
+		return 0, err
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	now := m.now()
+
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.maybeSweep(now)
+	e, ok := m.entries[key]
+	if !ok || !now.Before(e.end) {
+		e = memEntry{}
+	}
+	e.count++
+	e.end = now.Add(idle)
+	m.entries[key] = e
+	return e.count, nil
+}
+
 // Reset implements Limiter.
 func (m *Memory) Reset(ctx context.Context, key string) error {
 	if err := ctx.Err(); err != nil {

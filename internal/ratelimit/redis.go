@@ -41,6 +41,22 @@ end
 return 0
 `)
 
+// peekScript reads a key's count and expiry in one step, so a count is
+// never paired with the expiry of a newer window. KEYS[1] key.
+// Returns {count, ttl ms}.
+var peekScript = redis.NewScript(`
+local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+return {n, redis.call('PTTL', KEYS[1])}
+`)
+
+// strikeScript counts a failure and moves the end of the streak to idle
+// from now. KEYS[1] key; ARGV[1] idle in ms. Returns the count.
+var strikeScript = redis.NewScript(`
+local n = redis.call('INCR', KEYS[1])
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[1]))
+return n
+`)
+
 // Redis is a Limiter whose counters live in Redis, shared by every instance
 // that uses the same prefix.
 type Redis struct {
@@ -82,6 +98,37 @@ func (l *Redis) Undo(ctx context.Context, key string, window time.Duration) erro
 		return fmt.Errorf("ratelimit: redis undo: %w", err)
 	}
 	return nil
+}
+
+// Peek implements Limiter.
+func (l *Redis) Peek(ctx context.Context, key string, limit int) (Decision, error) {
+	if err := checkLimit(limit); err != nil {
+		return Decision{}, err
+	}
+	res, err := peekScript.Run(ctx, l.client, []string{l.prefix + key}).Int64Slice()
+	if err != nil {
+		return Decision{}, fmt.Errorf("ratelimit: redis peek: %w", err)
+	}
+	if len(res) != 2 {
+		return Decision{}, fmt.Errorf("ratelimit: redis peek: unexpected reply %v", res)
+	}
+	n := int(res[0])
+	if n >= limit {
+		return Decision{RetryAfter: time.Duration(max(res[1], 1)) * time.Millisecond}, nil
+	}
+	return Decision{Allowed: true, Remaining: limit - n}, nil
+}
+
+// Strike implements Limiter.
+func (l *Redis) Strike(ctx context.Context, key string, idle time.Duration) (int, error) {
+	if err := checkWindow(idle); err != nil {
+		return 0, err
+	}
+	n, err := strikeScript.Run(ctx, l.client, []string{l.prefix + key}, idle.Milliseconds()).Int64()
+	if err != nil {
+		return 0, fmt.Errorf("ratelimit: redis strike: %w", err)
+	}
+	return int(n), nil
 }
 
 // Reset implements Limiter.

@@ -173,6 +173,12 @@ func TestRedisErrorsAreReturned(t *testing.T) {
 	if err := l.Undo(t.Context(), "k", time.Minute); err == nil {
 		t.Error("Undo: got nil error")
 	}
+	if d, err := l.Peek(t.Context(), "k", 10); err == nil || d.Allowed {
+		t.Errorf("Peek: got %+v, %v; want an error and not allowed", d, err)
+	}
+	if _, err := l.Strike(t.Context(), "k", time.Minute); err == nil {
+		t.Error("Strike: got nil error")
+	}
 	if err := l.Reset(t.Context(), "k"); err == nil {
 		t.Error("Reset: got nil error")
 	}
@@ -193,5 +199,11 @@ func TestRedisScriptErrorsAreReturned(t *testing.T) {
 	}
 	if err := l.Undo(t.Context(), "k", time.Minute); err == nil {
 		t.Error("Undo: got nil error")
+	}
+	if d, err := l.Peek(t.Context(), "k", 10); err == nil || d.Allowed {
+		t.Errorf("Peek: got %+v, %v; want an error and not allowed", d, err)
+	}
+	if _, err := l.Strike(t.Context(), "k", time.Minute); err == nil {
+		t.Error("Strike: got nil error")
 	}
 }

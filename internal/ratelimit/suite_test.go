@@ -171,6 +171,12 @@ func runLimiterSuite(t *testing.T, newLimiter func(t *testing.T) (ratelimit.Limi
 		if err := l.Undo(t.Context(), "k", 0); !errors.Is(err, ratelimit.ErrInvalid) {
 			t.Errorf("Undo with zero window: got %v, want ErrInvalid", err)
 		}
+		if d, err := l.Peek(t.Context(), "k", 0); !errors.Is(err, ratelimit.ErrInvalid) || d.Allowed {
+			t.Errorf("Peek with zero limit: got %+v, %v; want ErrInvalid", d, err)
+		}
+		if _, err := l.Strike(t.Context(), "k", 0); !errors.Is(err, ratelimit.ErrInvalid) {
+			t.Errorf("Strike with zero idle: got %v, want ErrInvalid", err)
+		}
 	})
 
 	t.Run("CancelledContext", func(t *testing.T) {
@@ -191,6 +197,84 @@ func runLimiterSuite(t *testing.T, newLimiter func(t *testing.T) (ratelimit.Limi
 		if err := l.Reset(ctx, "k"); !errors.Is(err, context.Canceled) {
 			t.Errorf("Reset: got %v, want context.Canceled", err)
 		}
+		if d, err := l.Peek(ctx, "k", 1); !errors.Is(err, context.Canceled) || d.Allowed {
+			t.Errorf("Peek: got %+v, %v; want context.Canceled", d, err)
+		}
+		if _, err := l.Strike(ctx, "k", window); !errors.Is(err, context.Canceled) {
+			t.Errorf("Strike: got %v, want context.Canceled", err)
+		}
+	})
+
+	t.Run("PeekCountsNothing", func(t *testing.T) {
+		t.Parallel()
+		l, _ := newLimiter(t)
+		for range 5 {
+			wantAllowed(t, peek(t, l, "k", 2), 2)
+		}
+		take(t, l, "k", 2, window)
+		wantAllowed(t, peek(t, l, "k", 2), 1)
+		wantAllowed(t, peek(t, l, "k", 2), 1)
+		wantAllowed(t, take(t, l, "k", 2, window), 0)
+		wantDenied(t, peek(t, l, "k", 2), window)
+		// The same count under a higher limit: Peek reads, it does not
+		// remember a limit.
+		wantAllowed(t, peek(t, l, "k", 5), 3)
+	})
+
+	t.Run("PeekFollowsTheWindow", func(t *testing.T) {
+		t.Parallel()
+		l, advance := newLimiter(t)
+		take(t, l, "k", 1, window)
+		advance(20 * time.Second)
+		wantDenied(t, peek(t, l, "k", 1), 40*time.Second)
+		undo(t, l, "k", window)
+		wantAllowed(t, peek(t, l, "k", 1), 1)
+		take(t, l, "k", 1, window)
+		advance(40 * time.Second)
+		wantAllowed(t, peek(t, l, "k", 1), 1)
+		wantAllowed(t, take(t, l, "k", 1, window), 0)
+		wantDenied(t, peek(t, l, "k", 1), window)
+	})
+
+	t.Run("StrikeCountsAStreak", func(t *testing.T) {
+		t.Parallel()
+		l, advance := newLimiter(t)
+		for want := 1; want <= 4; want++ {
+			wantStreak(t, strike(t, l, "s", window), want)
+			// Each strike pushes the end back: the streak survives far
+			// longer than one idle period while strikes keep coming.
+			advance(window - time.Second)
+		}
+		wantStreak(t, strike(t, l, "other", window), 1)
+		advance(time.Second) // a full idle period since the last strike
+		wantStreak(t, strike(t, l, "s", window), 1)
+		wantStreak(t, strike(t, l, "s", window), 2)
+		if err := l.Reset(t.Context(), "s"); err != nil {
+			t.Fatalf("Reset: %v", err)
+		}
+		wantStreak(t, strike(t, l, "s", window), 1)
+		wantStreak(t, strike(t, l, "other", window), 2)
+	})
+
+	t.Run("ConcurrentStrikes", func(t *testing.T) {
+		t.Parallel()
+		l, _ := newLimiter(t)
+		seen := make([]bool, 51)
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for range 50 {
+			wg.Go(func() {
+				n, err := l.Strike(t.Context(), "s", window)
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil || n < 1 || n > 50 || seen[n] {
+					t.Errorf("Strike: %d, %v (a count seen twice or out of range)", n, err)
+					return
+				}
+				seen[n] = true
+			})
+		}
+		wg.Wait()
 	})
 
 	t.Run("ConcurrentTakes", func(t *testing.T) {
@@ -254,6 +338,31 @@ func take(t *testing.T, l ratelimit.Limiter, key string, limit int, window time.
 		t.Fatalf("Take(%q): %v", key, err)
 	}
 	return d
+}
+
+func peek(t *testing.T, l ratelimit.Limiter, key string, limit int) ratelimit.Decision {
+	t.Helper()
+	d, err := l.Peek(t.Context(), key, limit)
+	if err != nil {
+		t.Fatalf("Peek(%q): %v", key, err)
+	}
+	return d
+}
+
+func strike(t *testing.T, l ratelimit.Limiter, key string, idle time.Duration) int {
+	t.Helper()
+	n, err := l.Strike(t.Context(), key, idle)
+	if err != nil {
+		t.Fatalf("Strike(%q): %v", key, err)
+	}
+	return n
+}
+
+func wantStreak(t *testing.T, got, want int) {
+	t.Helper()
+	if got != want {
+		t.Fatalf("got a streak of %d, want %d", got, want)
+	}
 }
 
 func undo(t *testing.T, l ratelimit.Limiter, key string, window time.Duration) {

@@ -175,7 +175,21 @@ func (s *Service) OpenIdentityEvidence(ctx context.Context, rv *Reviewer, uid st
 // Errors: CodeNotFound, CodeForbidden (the reviewer's own account),
 // CodeConflict (not pending).
 func (s *Service) ApproveIdentity(ctx context.Context, rv *Reviewer, c account.Client, uid string) (*IdentityVerification, error) {
-	return s.decideIdentity(ctx, rv, c, uid, StateApproved, "")
+	return s.ApproveIdentityWithNote(ctx, rv, c, uid, "")
+}
+
+// ApproveIdentityWithNote is ApproveIdentity with the reviewer's note (what
+// was checked), kept on the case's audit trail for other staff; the user
+// is not shown it.
+//
+// Errors: CodeInvalidRequest (a note too long), and those of
+// ApproveIdentity.
+func (s *Service) ApproveIdentityWithNote(ctx context.Context, rv *Reviewer, c account.Client, uid, note string) (*IdentityVerification, error) {
+	note = strings.TrimSpace(note)
+	if utf8.RuneCountInString(note) > 2000 || !utf8.ValidString(note) {
+		return nil, invalidf("The note is too long.")
+	}
+	return s.decideIdentity(ctx, rv, c, uid, StateApproved, "", note)
 }
 
 // RejectIdentity rejects the account's pending identity verification; the
@@ -188,10 +202,12 @@ func (s *Service) RejectIdentity(ctx context.Context, rv *Reviewer, c account.Cl
 	if err != nil {
 		return nil, err
 	}
-	return s.decideIdentity(ctx, rv, c, uid, StateRejected, reason)
+	return s.decideIdentity(ctx, rv, c, uid, StateRejected, reason, reason)
 }
 
-func (s *Service) decideIdentity(ctx context.Context, rv *Reviewer, c account.Client, uid string, to State, reason string) (*IdentityVerification, error) {
+// decideIdentity records the decision; reason is the user's (a
+// rejection's), detail goes on the audit trail.
+func (s *Service) decideIdentity(ctx context.Context, rv *Reviewer, c account.Client, uid string, to State, reason, detail string) (*IdentityVerification, error) {
 	if uid == rv.uid {
 		return nil, errOwnCase
 	}
@@ -214,7 +230,7 @@ func (s *Service) decideIdentity(ctx context.Context, rv *Reviewer, c account.Cl
 		if to == StateRejected {
 			action, kind, notice = "reject", account.EventIdentityRejected, account.NoticeIdentityRejected
 		}
-		if err := s.audit(ctx, tx, idvSubject(v.ID), rv.uid, action, reason); err != nil {
+		if err := s.audit(ctx, tx, idvSubject(v.ID), rv.uid, action, detail); err != nil {
 			return err
 		}
 		if err := s.accounts.Record(ctx, tx, c, uid, kind, "by="+rv.uid); err != nil {

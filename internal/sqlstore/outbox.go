@@ -36,6 +36,18 @@ func (s *store) EnqueueMessage(ctx context.Context, m *account.Message) error {
 	if next.IsZero() {
 		next = m.CreatedAt
 	}
+	if m.Decoy {
+		// The same work as a real message, then nothing of it is kept.
+		var id int64
+		err = s.queryRow(ctx, `INSERT INTO outbox (channel, recipient, body_sealed, created_at, attempts, next_attempt_at, failed_at, last_error)
+			VALUES (?, '', NULL, ?, 0, ?, ?, 'decoy') RETURNING id`,
+			string(m.Channel), micros(m.CreatedAt), micros(next), micros(m.CreatedAt)).Scan(&id)
+		if err != nil {
+			return fail("enqueue message", err)
+		}
+		m.ID, m.NextAttemptAt = id, next
+		return nil
+	}
 	var id int64
 	err = s.queryRow(ctx, `INSERT INTO outbox (channel, recipient, body_sealed, created_at, attempts, next_attempt_at)
 		VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,

@@ -52,9 +52,13 @@ func scanSession(r scanner) (*account.Session, error) {
 }
 
 // TouchSession records activity at now. ErrNoRows when there is no such
-// session.
+// session. Last-seen never moves back: touches are written in batches,
+// and another instance may have written a later one. It changes nothing a
+// session cache keeps (the cache's own clock of activity is local), so it
+// invalidates nothing.
 func (s *store) TouchSession(ctx context.Context, id string, now time.Time) error {
-	n, err := s.execAffected(ctx, `UPDATE sessions SET last_seen_at = ? WHERE id = ?`, micros(now), id)
+	n, err := s.execAffected(ctx, `UPDATE sessions SET last_seen_at = CASE WHEN last_seen_at < ? THEN ? ELSE last_seen_at END
+		WHERE id = ?`, micros(now), micros(now), id)
 	if err != nil {
 		return fail("touch session", err)
 	}
@@ -67,13 +71,15 @@ func (s *store) TouchSession(ctx context.Context, id string, now time.Time) erro
 // SetSessionPrivilege sets the step-up privilege of one session.
 // ErrNoRows when there is no such session.
 func (s *store) SetSessionPrivilege(ctx context.Context, id string, until time.Time) error {
-	n, err := s.execAffected(ctx, `UPDATE sessions SET privileged_until = ? WHERE id = ?`, micros(until), id)
+	var uid string
+	err := s.atomically(ctx, func(s *store) error {
+		// RETURNING names the account whose cached sessions must go.
+		return s.queryRow(ctx, `UPDATE sessions SET privileged_until = ? WHERE id = ? RETURNING uid`, micros(until), id).Scan(&uid)
+	})
 	if err != nil {
 		return fail("set session privilege", err)
 	}
-	if n == 0 {
-		return noRows("set session privilege")
-	}
+	s.userChanged(uid)
 	return nil
 }
 
@@ -109,6 +115,7 @@ func (s *store) DeleteSession(ctx context.Context, uid, id string) error {
 	if n == 0 {
 		return noRows("delete session")
 	}
+	s.userChanged(uid)
 	return nil
 }
 
@@ -130,6 +137,9 @@ func (s *store) DeleteUserSessions(ctx context.Context, uid, keep string) ([]str
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fail("delete user sessions", err)
+	}
+	if len(ids) > 0 {
+		s.userChanged(uid)
 	}
 	return ids, nil
 }

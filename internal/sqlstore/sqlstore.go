@@ -72,7 +72,11 @@ func Open(ctx context.Context, dsn string, sealer Sealer) (*DB, error) {
 		if err == nil {
 			// Bounded so that a few instances stay under PostgreSQL's
 			// default max_connections (100) under load; idle connections
-			// are kept so bursts do not pay for new ones.
+			// are kept so bursts do not pay for new ones. Callers beyond
+			// the cap queue for a connection rather than fail. pgx's
+			// default exec mode (cache_statement, 512 per connection)
+			// prepares each query once per connection and then sends only
+			// its name and arguments.
 			db.sql.SetMaxOpenConns(20)
 			db.sql.SetMaxIdleConns(20)
 			db.sql.SetConnMaxIdleTime(5 * time.Minute)
@@ -89,7 +93,54 @@ func Open(ctx context.Context, dsn string, sealer Sealer) (*DB, error) {
 		return nil, fmt.Errorf("sqlstore: open: %w", err)
 	}
 	db.store = &store{q: db.sql, dialect: db.dialect, sealer: sealer, pool: db.sql}
+	if db.dialect == dialectSQLite {
+		db.store.writers = newWriteGate()
+	}
 	return db, nil
+}
+
+// writeGate queues SQLite's writers in the process, one at a time, before
+// they ask SQLite for its write lock. SQLite's own waiting (busy_timeout)
+// polls with sleeps of up to 100 ms, so under 32 concurrent writers an
+// unlucky one can miss every free moment until the timeout and fail with
+// "database is locked"; a waiter here is handed the gate as soon as it is
+// free. Writes made elsewhere (other processes, statements not routed
+// through the gate) still meet busy_timeout.
+type writeGate chan struct{}
+
+func newWriteGate() writeGate { return make(writeGate, 1) }
+
+// gateWait bounds the wait for the gate, like busy_timeout: a writer that
+// waits for itself (a write outside its own transaction) gets an error
+// rather than hanging.
+const gateWait = 30 * time.Second
+
+// enter waits for the gate; a nil gate (PostgreSQL) lets everyone in.
+func (g writeGate) enter(ctx context.Context) error {
+	if g == nil {
+		return nil
+	}
+	select {
+	case g <- struct{}{}:
+		return nil
+	default:
+	}
+	t := time.NewTimer(gateWait)
+	defer t.Stop()
+	select {
+	case g <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return errors.New("database is busy: waited too long for the write lock")
+	}
+}
+
+func (g writeGate) leave() {
+	if g != nil {
+		<-g
+	}
 }
 
 // sqliteParams are applied by the driver to every new connection.
@@ -97,12 +148,16 @@ func Open(ctx context.Context, dsn string, sealer Sealer) (*DB, error) {
 //     of failing at once with SQLITE_BUSY.
 //   - foreign_keys: SQLite leaves them off unless asked, per connection.
 //   - journal_mode=WAL: readers do not block the writer and vice versa.
+//   - synchronous=NORMAL: in WAL mode a commit is durable against a crash
+//     of the process and only the last commits can be lost to a power cut;
+//     FULL would fsync the log on every commit, which bounds the writes
+//     per second by the disk's flush time.
 //   - _txlock=immediate: every transaction starts with BEGIN IMMEDIATE,
 //     taking the write lock up front. A deferred transaction that reads
 //     and then writes cannot wait for the lock (SQLite returns BUSY at
 //     once rather than deadlock two such upgraders), so concurrent
 //     writers would fail instead of queueing behind busy_timeout.
-const sqliteParams = "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_txlock=immediate"
+const sqliteParams = "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate"
 
 func (db *DB) openSQLite(ctx context.Context, path string) error {
 	var dsn string
@@ -190,9 +245,27 @@ func (db *DB) Atomic(ctx context.Context, fn func(tx account.Tx) error) error {
 // use cases of several packages commit together. It panics if T asks for a
 // method this package does not implement, which the first test shows.
 func AtomicAs[T any](ctx context.Context, db *DB, fn func(tx T) error) error {
+	hooks, err := atomicAs(ctx, db, fn)
+	if err != nil {
+		return err
+	}
+	// The hooks run after the write gate is left: one that writes must
+	// not wait for its own transaction.
+	for _, hook := range hooks {
+		hook()
+	}
+	return nil
+}
+
+// atomicAs runs fn in a transaction and returns its after-commit hooks.
+func atomicAs[T any](ctx context.Context, db *DB, fn func(tx T) error) ([]func(), error) {
+	if err := db.writers.enter(ctx); err != nil {
+		return nil, fmt.Errorf("sqlstore: begin: %w", err)
+	}
+	defer db.writers.leave()
 	sqlTx, err := db.sql.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("sqlstore: begin: %w", err)
+		return nil, fmt.Errorf("sqlstore: begin: %w", err)
 	}
 	ended := false
 	defer rollbackUnlessEnded(sqlTx, &ended)
@@ -201,15 +274,12 @@ func AtomicAs[T any](ctx context.Context, db *DB, fn func(tx T) error) error {
 	ended = true
 	if err != nil {
 		sqlTx.Rollback()
-		return err
+		return nil, err
 	}
 	if err := sqlTx.Commit(); err != nil {
-		return fmt.Errorf("sqlstore: commit: %w", err)
+		return nil, fmt.Errorf("sqlstore: commit: %w", err)
 	}
-	for _, hook := range *tx.afterCommit {
-		hook()
-	}
-	return nil
+	return *tx.afterCommit, nil
 }
 
 // AfterCommit runs fn once the transaction commits; outside one, at once.
@@ -250,6 +320,12 @@ type store struct {
 	// afterCommit collects the hooks of a transaction begun by Atomic;
 	// nil outside one.
 	afterCommit *[]func()
+	// changed is told, after commit, which uid's sessions, user row or
+	// authenticator changed (changes.go); nil when no cache listens.
+	changed func(uid string)
+	// writers queues the transactions and single writes of SQLite; nil
+	// for PostgreSQL.
+	writers writeGate
 }
 
 var _ account.Tx = (*store)(nil)
@@ -268,6 +344,10 @@ func (s *store) atomically(ctx context.Context, fn func(s *store) error) error {
 	if s.tx != nil {
 		return fn(s)
 	}
+	if err := s.writers.enter(ctx); err != nil {
+		return err
+	}
+	defer s.writers.leave()
 	tx, err := s.pool.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -283,7 +363,15 @@ func (s *store) atomically(ctx context.Context, fn func(s *store) error) error {
 	return tx.Commit()
 }
 
+// exec runs a statement; outside a transaction it is a write of its own
+// and queues at the write gate.
 func (s *store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if s.tx == nil {
+		if err := s.writers.enter(ctx); err != nil {
+			return nil, err
+		}
+		defer s.writers.leave()
+	}
 	return s.q.ExecContext(ctx, s.dialect.rebind(query), args...)
 }
 

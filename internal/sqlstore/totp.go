@@ -89,6 +89,7 @@ func (s *store) ActivateTOTP(ctx context.Context, uid string, offsetSteps int, n
 	if err != nil {
 		return fail("activate totp", err)
 	}
+	s.userChanged(uid)
 	return nil
 }
 
@@ -120,6 +121,7 @@ func (s *store) DeleteTOTP(ctx context.Context, uid string) error {
 	if err != nil {
 		return fail("delete totp", err)
 	}
+	s.userChanged(uid)
 	return nil
 }
 

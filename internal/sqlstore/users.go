@@ -137,6 +137,7 @@ func (s *store) SetVerifiedEmail(ctx context.Context, uid, email, emailKey strin
 	if n == 0 {
 		return noRows("set verified email")
 	}
+	s.userChanged(uid)
 	return nil
 }
 
@@ -151,6 +152,7 @@ func (s *store) SetVerifiedPhone(ctx context.Context, uid, phone string) error {
 	if n == 0 {
 		return noRows("set verified phone")
 	}
+	s.userChanged(uid)
 	return nil
 }
 
@@ -164,6 +166,7 @@ func (s *store) SetPasswordHash(ctx context.Context, uid, hash string) error {
 	if n == 0 {
 		return noRows("set password hash")
 	}
+	s.userChanged(uid)
 	return nil
 }
 
@@ -179,6 +182,7 @@ func (s *store) RehashPassword(ctx context.Context, uid, oldHash, newHash string
 	if n == 0 {
 		return conflict("rehash password")
 	}
+	s.userChanged(uid)
 	return nil
 }
 
@@ -186,8 +190,12 @@ func (s *store) RehashPassword(ctx context.Context, uid, oldHash, newHash string
 // current language makes the usual login, in the same language as the
 // last, a statement that writes nothing; zero rows is therefore no error.
 func (s *store) SetLanguage(ctx context.Context, uid string, lang i18n.Lang) error {
-	if _, err := s.exec(ctx, `UPDATE users SET lang = ? WHERE uid = ? AND lang <> ?`, string(lang), uid, string(lang)); err != nil {
+	n, err := s.execAffected(ctx, `UPDATE users SET lang = ? WHERE uid = ? AND lang <> ?`, string(lang), uid, string(lang))
+	if err != nil {
 		return fail("set language", err)
+	}
+	if n > 0 {
+		s.userChanged(uid)
 	}
 	return nil
 }
@@ -202,6 +210,7 @@ func (s *store) SetSecurityHold(ctx context.Context, uid string, until time.Time
 	if n == 0 {
 		return noRows("set security hold")
 	}
+	s.userChanged(uid)
 	return nil
 }
 
@@ -215,6 +224,7 @@ func (s *store) BumpCredentials(ctx context.Context, uid string) error {
 	if n == 0 {
 		return noRows("bump credentials")
 	}
+	s.userChanged(uid)
 	return nil
 }
 
@@ -242,6 +252,7 @@ func (s *store) GrantRole(ctx context.Context, uid, role string) error {
 	if err := s.grantRole(ctx, uid, role); err != nil {
 		return fail("grant role", err)
 	}
+	s.userChanged(uid)
 	return nil
 }
 
@@ -269,5 +280,6 @@ func (s *store) RevokeRoles(ctx context.Context, uid string) error {
 	if _, err := s.exec(ctx, `DELETE FROM user_roles WHERE uid = ?`, uid); err != nil {
 		return fail("revoke roles", err)
 	}
+	s.userChanged(uid)
 	return nil
 }

@@ -210,13 +210,21 @@ func TestTOTPRemoveWithAppCode(t *testing.T) {
 	wantIn(t, p, `id="totp-qr"`)
 	p = b.post("/account/authenticator", "step", "cancel")
 	wantIn(t, p, `name="step" value="remove"`)
-	// A code of a clock three minutes ahead: the advice to sync the
-	// app's time, beside the field, in the page's language.
+	// A code of a clock three minutes ahead: how far, and the advice to
+	// correct the time in the app, beside the field, in the page's
+	// language; then a clock 90 seconds behind.
 	p = b.post("/account/authenticator", "step", "remove", "code", totp.Code(secret, totp.Step(time.Now())+6))
 	wantStatus(t, p, 400)
-	if msg := fieldError(p.Body, "code"); !strings.Contains(msg, "Sync now") {
+	if msg := fieldError(p.Body, "code"); !strings.Contains(msg, "3 minutes ahead") || !strings.Contains(msg, "Sync now") {
 		t.Fatalf("clock drift: %q\n%s", msg, p.Body)
 	}
+	b.lang = "zh-CN"
+	p = b.post("/account/authenticator", "step", "remove", "code", totp.Code(secret, totp.Step(time.Now())-3))
+	wantStatus(t, p, 400)
+	if msg := fieldError(p.Body, "code"); !strings.Contains(msg, "慢了 90 秒") || !strings.Contains(msg, "立即同步") {
+		t.Fatalf("clock drift in Chinese: %q\n%s", msg, p.Body)
+	}
+	b.lang = ""
 	// The confirming code is spent; the next step's is accepted.
 	p = b.post("/account/authenticator", "step", "remove", "code", totp.Code(secret, totp.Step(time.Now())+1))
 	wantStatus(t, p, 200)

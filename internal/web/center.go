@@ -171,7 +171,11 @@ func (s *Server) endSession(w http.ResponseWriter, r *http.Request, sess *accoun
 	}
 	if id == sess.ID {
 		s.endCookieSession(w, r)
+		s.flash(w, "web.flash.logged_out")
 		return redirect(w, r, "/login")
+	}
+	if err == nil {
+		s.flash(w, "web.flash.session_ended")
 	}
 	return redirect(w, r, "/account")
 }
@@ -312,6 +316,7 @@ func (s *Server) stepUpCode(w http.ResponseWriter, r *http.Request, sess *accoun
 		return err
 	}
 	s.clearFlow(w)
+	s.flash(w, "web.flash.stepped_up")
 	return redirect(w, r, safeNext(f.From))
 }
 

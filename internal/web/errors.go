@@ -190,7 +190,26 @@ func (s *Server) message(lang i18n.Lang, err error, topic string) string {
 	if errors.As(err, &e) && e.RetryAfter > 0 {
 		data["Wait"] = s.duration(lang, e.RetryAfter)
 	}
+	// A phone clock that is off: say by how much, and which way.
+	if e != nil && e.Code == account.CodeClockDrift && e.DriftSeconds != 0 {
+		id = "web.error.clock_drift.ahead"
+		if e.DriftSeconds < 0 {
+			id = "web.error.clock_drift.behind"
+		}
+		data["Drift"] = s.drift(lang, e.DriftSeconds)
+	}
 	return s.catalog.T(lang, id, data)
+}
+
+// drift says how far a clock is off in lang: seconds, or from two
+// minutes, the nearest minute.
+func (s *Server) drift(lang i18n.Lang, secs int) string {
+	secs = max(secs, -secs)
+	if secs < 120 {
+		return s.catalog.T(lang, "web.duration.seconds", map[string]any{"Count": secs}, secs)
+	}
+	mins := (secs + 30) / 60
+	return s.catalog.T(lang, "web.duration.minutes", map[string]any{"Count": mins}, mins)
 }
 
 // duration says d in lang, rounded up to seconds or, from two minutes,

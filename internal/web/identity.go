@@ -169,6 +169,7 @@ func (s *Server) idvSubmit(w http.ResponseWriter, r *http.Request, sess *account
 		}
 		return refused("account_identity.html", v, "", err)
 	}
+	s.flash(w, "web.flash.identity_sent")
 	return redirect(w, r, idvPath)
 }
 

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"path"
 	"strconv"
+	"strings"
+	"sync"
 
 	"github.com/watchword/watchword/internal/i18n"
 )
@@ -16,13 +18,14 @@ import (
 //go:embed templates/*.html
 var templateFiles embed.FS
 
-// pages holds one template set per page: the layout (layout.html, with
-// the shared pieces of parts.html) and the page's file, which defines
-// "content". A page is rendered by its file name, e.g. "login.html".
+// pages holds one template set per page, parsed once when the program
+// starts: the layout (layout.html, with the shared pieces of parts*.html)
+// and the page's file, which defines "content". A page is rendered by its
+// file name, e.g. "login.html".
 var pages = parsePages()
 
 func parsePages() map[string]*template.Template {
-	base := template.Must(template.ParseFS(templateFiles, "templates/layout.html", "templates/parts.html"))
+	base := template.Must(template.ParseFS(templateFiles, "templates/layout.html", "templates/parts*.html"))
 	names, err := fs.Glob(templateFiles, "templates/*.html")
 	if err != nil {
 		panic(err)
@@ -30,7 +33,7 @@ func parsePages() map[string]*template.Template {
 	out := map[string]*template.Template{}
 	for _, name := range names {
 		file := path.Base(name)
-		if file == "layout.html" || file == "parts.html" {
+		if file == "layout.html" || strings.HasPrefix(file, "parts") {
 			continue
 		}
 		out[file] = template.Must(template.Must(base.Clone()).ParseFS(templateFiles, name))
@@ -67,11 +70,29 @@ func (s *Server) view(r *http.Request, title string, data any) *view {
 // T translates message id; args are name, value pairs for its
 // placeholders ({{.Address}}): {{.T "web.signup.code.sent" "Address" .Data.Address}}.
 func (v *view) T(id string, args ...any) string {
+	if len(args) == 0 {
+		return v.s.text(v.Lang, id)
+	}
 	data := map[string]any{"Product": v.Product}
 	for i := 0; i+1 < len(args); i += 2 {
 		data[fmt.Sprint(args[i])] = args[i+1]
 	}
 	return v.s.catalog.T(v.Lang, id, data)
+}
+
+// text is message id in lang with no placeholder but the product's name,
+// translated once and then remembered: most of a page's texts, so that a
+// page does not run the message templates again on every request.
+func (s *Server) text(lang i18n.Lang, id string) string {
+	key := string(lang) + "\x00" + id
+	if t, ok := s.texts.Load(key); ok {
+		return t.(string)
+	}
+	t := s.catalog.T(lang, id, map[string]any{"Product": s.product})
+	if s.ids[id] { // only our own ids: the cache stays as small as the catalog
+		s.texts.Store(key, t)
+	}
+	return t
 }
 
 // Value returns the value a form field had when the page was sent back
@@ -95,6 +116,10 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request, name string, v *vi
 	return s.render(w, r, http.StatusOK, name, v)
 }
 
+// pageBuffers holds the buffers pages are rendered into, grown once to a
+// page's size rather than on every request.
+var pageBuffers = sync.Pool{New: func() any { return bytes.NewBuffer(make([]byte, 0, 32<<10)) }}
+
 // render writes template name with v and status. The page is rendered
 // whole before anything is written, so a template error gives the error
 // page rather than half a page.
@@ -103,8 +128,12 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	if !ok {
 		return fmt.Errorf("web: no template %q", name)
 	}
-	var buf bytes.Buffer
-	if err := t.ExecuteTemplate(&buf, "layout", v); err != nil {
+	buf := pageBuffers.Get().(*bytes.Buffer)
+	defer func() {
+		buf.Reset()
+		pageBuffers.Put(buf)
+	}()
+	if err := t.ExecuteTemplate(buf, "layout", v); err != nil {
 		return fmt.Errorf("web: render %s: %w", name, err)
 	}
 	h := w.Header()

@@ -82,14 +82,14 @@ func (s *Server) routes() []route {
 		// unbind case and an identity verification, their evidence
 		// (every read audited) and decisions.
 		{"GET /staff", s.staff(s.staffHome)},
-		{"GET /staff/unbind/{id}", s.staff(s.staffUnbind)},
-		{"GET /staff/unbind/{id}/evidence/{role}", s.staff(s.staffUnbindEvidence)},
-		{"POST /staff/unbind/{id}/approve", s.staff(s.staffUnbindDecide(true))},
-		{"POST /staff/unbind/{id}/reject", s.staff(s.staffUnbindDecide(false))},
-		{"GET /staff/identity/{uid}", s.staff(s.staffIdentity)},
-		{"GET /staff/identity/{uid}/evidence/{role}", s.staff(s.staffIdentityEvidence)},
-		{"POST /staff/identity/{uid}/approve", s.staff(s.staffIdentityDecide(true))},
-		{"POST /staff/identity/{uid}/reject", s.staff(s.staffIdentityDecide(false))},
+		{"GET /staff/unbind/{id}", s.staff(s.staffCase(unbindCases))},
+		{"GET /staff/unbind/{id}/evidence/{role}", s.staff(s.staffEvidence(unbindCases))},
+		{"POST /staff/unbind/{id}/approve", s.staff(s.staffDecide(unbindCases, true))},
+		{"POST /staff/unbind/{id}/reject", s.staff(s.staffDecide(unbindCases, false))},
+		{"GET /staff/identity/{uid}", s.staff(s.staffCase(identityCases))},
+		{"GET /staff/identity/{uid}/evidence/{role}", s.staff(s.staffEvidence(identityCases))},
+		{"POST /staff/identity/{uid}/approve", s.staff(s.staffDecide(identityCases, true))},
+		{"POST /staff/identity/{uid}/reject", s.staff(s.staffDecide(identityCases, false))},
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/watchword/watchword/internal/account"
 	"github.com/watchword/watchword/internal/middleware"
@@ -17,7 +18,7 @@ const (
 	sessionCookie = "watchword_session" // the session token of account.Authenticate
 	csrfCookie    = "watchword_csrf"    // the CSRF seed
 	flowCookie    = "watchword_flow"    // a multi-step flow, sealed (flow.go)
-	flashCookie   = "watchword_flash"   // a message id for the next page
+	flashCookie   = "watchword_flash"   // a message for the next page, sealed
 	langCookie    = "lang"              // the chosen language, for a year; not a secret
 )
 
@@ -170,22 +171,53 @@ func (s *Server) client(r *http.Request) account.Client {
 	}
 }
 
-// flash leaves a message id for the next page the browser shows (after a
-// redirect): "you have logged out". Only ids are carried, never text, so
-// a planted cookie can show nothing but one of our own messages.
-func (s *Server) flash(w http.ResponseWriter, id string) {
-	http.SetCookie(w, s.cookie(flashCookie, id, 60))
+// flashTTL is how long a flash message waits for the next page: the
+// redirect that follows it, not a later visit.
+const flashTTL = time.Minute
+
+// flashNote is the content of the flash cookie: a message id and the
+// values of its placeholders.
+type flashNote struct {
+	ID      string            `json:"i"`
+	Args    map[string]string `json:"a,omitempty"`
+	Expires time.Time         `json:"e"`
 }
 
-// takeFlash returns the translated flash message of r, deleting it.
+// flash leaves a message for the next page the browser shows (after a
+// redirect): "the session was ended". The cookie is sealed like the
+// flow's, and carries only one of our message ids (web.flash.*) and the
+// values of its placeholders, given as name, value pairs, so nobody can
+// make a page say anything else; it is translated when shown, in the
+// language of that page.
+func (s *Server) flash(w http.ResponseWriter, id string, args ...string) {
+	n := flashNote{ID: id, Expires: s.now().Add(flashTTL)}
+	for i := 0; i+1 < len(args); i += 2 {
+		if n.Args == nil {
+			n.Args = map[string]string{}
+		}
+		n.Args[args[i]] = args[i+1]
+	}
+	if err := s.sealCookie(w, flashCookie, &n, n.Expires); err != nil {
+		s.log.Warn("set the flash message", "err", err) // the page still works without it
+	}
+}
+
+// takeFlash returns the translated flash message of r, once: the cookie
+// is deleted.
 func (s *Server) takeFlash(w http.ResponseWriter, r *http.Request) string {
-	c, err := r.Cookie(s.cookieName(flashCookie))
-	if err != nil {
+	if _, err := r.Cookie(s.cookieName(flashCookie)); err != nil {
 		return ""
 	}
 	http.SetCookie(w, s.cookie(flashCookie, "", -1))
-	if !strings.HasPrefix(c.Value, "web.flash.") || !s.ids[c.Value] {
+	var n flashNote
+	if !s.openCookie(r, flashCookie, &n) || !s.now().Before(n.Expires) ||
+		!strings.HasPrefix(n.ID, "web.flash.") || !s.ids[n.ID] {
 		return ""
 	}
-	return s.catalog.T(s.info(r).lang, c.Value, nil)
+	data := make(map[string]any, len(n.Args)+1)
+	for k, v := range n.Args {
+		data[k] = v
+	}
+	data["Product"] = s.product
+	return s.catalog.T(s.info(r).lang, n.ID, data)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 
 	"github.com/watchword/watchword/internal/account"
 	"github.com/watchword/watchword/internal/middleware"
@@ -17,6 +18,10 @@ import (
 // without a staff session). The evidence is served by staff-only GET
 // routes of these pages, through the domain, which records every read on
 // the case's audit trail, with the API's evidence headers.
+//
+// Both kinds of case have the same shape — a page, its evidence, approve
+// with an optional note, reject with a reason — so one set of handlers
+// serves both, told apart by a caseKind.
 
 // reviewer returns the staff member of sess.
 func (s *Server) reviewer(r *http.Request, sess *account.Session) (*review.Reviewer, error) {
@@ -48,21 +53,34 @@ func (s *Server) staffHome(w http.ResponseWriter, r *http.Request, sess *account
 	return s.page(w, r, "staff.html", s.view(r, "web.staff.title", &staffData{Unbinds: ub, Identities: idv}))
 }
 
-// caseData is the Data of staff_unbind.html.
-type caseData struct {
-	Case   *review.UnbindCase
-	Has    map[string]bool // the files that can be shown
-	Done   string          // a message id after a decision
-	Needed int             // approvals needed
+// caseKind is what differs between the console's two kinds of case.
+type caseKind struct {
+	path  string // "/staff/unbind/": the case's address is path + its key
+	key   string // the path value that names a case
+	page  string // the template
+	title string
+	roles []review.Role // the evidence served, in the order shown
+	load  func(ctx context.Context, rs *review.Service, rv *review.Reviewer, key string) (*caseData, error)
+	// decide approves (text is the note) or rejects (text is the reason);
+	// pending says the case still waits (four-eyes: a first approval).
+	decide func(ctx context.Context, rs *review.Service, rv *review.Reviewer, c account.Client, key string, approve bool, text string) (pending bool, err error)
+	open   func(ctx context.Context, rs *review.Service, rv *review.Reviewer, key string, role review.Role) (*review.File, io.ReadCloser, error)
 }
 
-// Open reports whether the request still takes a decision.
-func (d *caseData) Open() bool { return d.Case.Request.State == review.StatePending }
+// caseData is the Data of staff_unbind.html and staff_identity.html.
+type caseData struct {
+	Unbind   *review.UnbindCase   // an unbind case
+	Identity *review.IdentityCase // an identity verification
+	Action   string               // the case's address; the forms post to Action/approve and Action/reject
+	Open     bool                 // the case still takes a decision
+	Has      map[string]bool      // the files that can be shown, by role
+	Needed   int                  // approvals needed (unbind)
+}
 
-// Match says whether the ID number matches the approved identity
-// verification's: "yes", "no", or "none" when the account has none.
+// Match says whether the unbind request's ID number matches the approved
+// identity verification's: "yes", "no", or "none" when the account has none.
 func (d *caseData) Match() string {
-	switch m := d.Case.IDNumberMatches; {
+	switch m := d.Unbind.IDNumberMatches; {
 	case m == nil:
 		return "none"
 	case *m:
@@ -71,181 +89,197 @@ func (d *caseData) Match() string {
 	return "no"
 }
 
+// Roles are the files of an identity verification, in the order shown.
+func (d *caseData) Roles() []string {
+	return []string{string(review.RoleDocumentFront), string(review.RoleDocumentBack), string(review.RoleSelfie)}
+}
+
+// kept returns the roles of the files not yet deleted.
+func kept(files []*review.File) map[string]bool {
+	has := map[string]bool{}
+	for _, f := range files {
+		if f.DeletedAt == nil {
+			has[string(f.Role)] = true
+		}
+	}
+	return has
+}
+
+var unbindCases = &caseKind{
+	path: "/staff/unbind/", key: "id", page: "staff_unbind.html", title: "web.staff.unbind.title",
+	roles: []review.Role{review.RolePhoto, review.RoleVideo, review.RoleSelfie},
+	load: func(ctx context.Context, rs *review.Service, rv *review.Reviewer, id string) (*caseData, error) {
+		cs, err := rs.UnbindCase(ctx, rv, id)
+		if err != nil {
+			return nil, err
+		}
+		return &caseData{Unbind: cs, Open: cs.Request.State == review.StatePending, Has: kept(cs.Files), Needed: rs.ApprovalsNeeded()}, nil
+	},
+	decide: func(ctx context.Context, rs *review.Service, rv *review.Reviewer, c account.Client, id string, approve bool, text string) (bool, error) {
+		if !approve {
+			_, err := rs.RejectUnbind(ctx, rv, c, id, text)
+			return false, err
+		}
+		req, err := rs.ApproveUnbind(ctx, rv, c, id, text)
+		return err == nil && req.State == review.StatePending, err
+	},
+	open: func(ctx context.Context, rs *review.Service, rv *review.Reviewer, id string, role review.Role) (*review.File, io.ReadCloser, error) {
+		return rs.OpenUnbindEvidence(ctx, rv, id, role)
+	},
+}
+
+var identityCases = &caseKind{
+	path: "/staff/identity/", key: "uid", page: "staff_identity.html", title: "web.staff.identity.title",
+	roles: []review.Role{review.RoleDocumentFront, review.RoleDocumentBack, review.RoleSelfie},
+	load: func(ctx context.Context, rs *review.Service, rv *review.Reviewer, uid string) (*caseData, error) {
+		cs, err := rs.IdentityCase(ctx, rv, uid)
+		if err != nil {
+			return nil, err
+		}
+		return &caseData{Identity: cs, Open: cs.Verification.State == review.StatePending, Has: kept(cs.Files)}, nil
+	},
+	decide: func(ctx context.Context, rs *review.Service, rv *review.Reviewer, c account.Client, uid string, approve bool, text string) (bool, error) {
+		var err error
+		if approve {
+			_, err = rs.ApproveIdentityWithNote(ctx, rv, c, uid, text)
+		} else {
+			_, err = rs.RejectIdentity(ctx, rv, c, uid, text)
+		}
+		return false, err
+	},
+	open: func(ctx context.Context, rs *review.Service, rv *review.Reviewer, uid string, role review.Role) (*review.File, io.ReadCloser, error) {
+		return rs.OpenIdentityEvidence(ctx, rv, uid, role)
+	},
+}
+
 // mediaCSP is the pages' policy plus this site's own media: the case page
 // plays the video from its evidence route.
 const mediaCSP = csp + "; media-src 'self'"
 
-func (s *Server) unbindCaseView(w http.ResponseWriter, r *http.Request, rv *review.Reviewer, id, done string) (*view, error) {
+// caseView returns the page of kind's case key.
+func (s *Server) caseView(w http.ResponseWriter, r *http.Request, kind *caseKind, rv *review.Reviewer, key string) (*view, error) {
+	d, err := kind.load(r.Context(), s.reviews, rv, key)
+	if err != nil {
+		return nil, err
+	}
+	d.Action = kind.path + key
 	w.Header().Set("Content-Security-Policy", mediaCSP)
-	cs, err := s.reviews.UnbindCase(r.Context(), rv, id)
-	if err != nil {
-		return nil, err
-	}
-	has := map[string]bool{}
-	for _, f := range cs.Files {
-		if f.DeletedAt == nil {
-			has[string(f.Role)] = true
-		}
-	}
-	return s.view(r, "web.staff.unbind.title", &caseData{Case: cs, Has: has, Done: done, Needed: s.reviews.ApprovalsNeeded()}), nil
+	return s.view(r, kind.title, d), nil
 }
 
-func (s *Server) staffUnbind(w http.ResponseWriter, r *http.Request, sess *account.Session) error {
-	rv, err := s.reviewer(r, sess)
-	if err != nil {
-		return err
-	}
-	v, err := s.unbindCaseView(w, r, rv, r.PathValue("id"), "")
-	if err != nil {
-		return err
-	}
-	return s.page(w, r, "staff_unbind.html", v)
-}
-
-// staffUnbindDecide approves (field note) or rejects (field reason) a
-// request, then shows the case again.
-func (s *Server) staffUnbindDecide(approve bool) authedFunc {
+// staffCase shows a case.
+func (s *Server) staffCase(kind *caseKind) authedFunc {
 	return func(w http.ResponseWriter, r *http.Request, sess *account.Session) error {
 		rv, err := s.reviewer(r, sess)
 		if err != nil {
 			return err
 		}
-		id := r.PathValue("id")
-		var derr error
-		field, done := "note", "web.staff.done.approved"
-		if approve {
-			_, derr = s.reviews.ApproveUnbind(r.Context(), rv, s.client(r), id, textField(r, "note"))
-		} else {
-			field, done = "reason", "web.staff.done.rejected"
-			_, derr = s.reviews.RejectUnbind(r.Context(), rv, s.client(r), id, textField(r, "reason"))
-		}
-		if derr != nil {
-			v, err := s.unbindCaseView(w, r, rv, id, "")
-			if err != nil {
-				return err
-			}
-			v.keep(field, textField(r, field))
-			return invalid("staff_unbind.html", v, field, derr)
-		}
-		v, err := s.unbindCaseView(w, r, rv, id, done)
+		v, err := s.caseView(w, r, kind, rv, r.PathValue(kind.key))
 		if err != nil {
 			return err
 		}
-		return s.render(w, r, http.StatusOK, "staff_unbind.html", v)
+		return s.page(w, r, kind.page, v)
 	}
 }
 
-// staffUnbindEvidence streams the photo, the video or the selfie of a case.
-func (s *Server) staffUnbindEvidence(w http.ResponseWriter, r *http.Request, sess *account.Session) error {
-	rv, err := s.reviewer(r, sess)
-	if err != nil {
-		return err
-	}
-	role := review.Role(r.PathValue("role"))
-	if role != review.RolePhoto && role != review.RoleVideo && role != review.RoleSelfie {
-		return account.ErrNotFound
-	}
-	f, rc, err := s.reviews.OpenUnbindEvidence(r.Context(), rv, r.PathValue("id"), role)
-	if err != nil {
-		return err
-	}
-	return s.serveEvidence(r.Context(), w, r, f, rc)
-}
-
-// identityData is the Data of staff_identity.html.
-type identityData struct {
-	Case *review.IdentityCase
-	Has  map[string]bool
-	Done string
-}
-
-// Open reports whether the verification still takes a decision.
-func (d *identityData) Open() bool { return d.Case.Verification.State == review.StatePending }
-
-// Roles are the files of a verification, in the order shown.
-func (d *identityData) Roles() []string {
-	return []string{string(review.RoleDocumentFront), string(review.RoleDocumentBack), string(review.RoleSelfie)}
-}
-
-func (s *Server) identityCaseView(r *http.Request, rv *review.Reviewer, uid, done string) (*view, error) {
-	cs, err := s.reviews.IdentityCase(r.Context(), rv, uid)
-	if err != nil {
-		return nil, err
-	}
-	has := map[string]bool{}
-	for _, f := range cs.Files {
-		if f.DeletedAt == nil {
-			has[string(f.Role)] = true
-		}
-	}
-	return s.view(r, "web.staff.identity.title", &identityData{Case: cs, Has: has, Done: done}), nil
-}
-
-func (s *Server) staffIdentity(w http.ResponseWriter, r *http.Request, sess *account.Session) error {
-	rv, err := s.reviewer(r, sess)
-	if err != nil {
-		return err
-	}
-	v, err := s.identityCaseView(r, rv, r.PathValue("uid"), "")
-	if err != nil {
-		return err
-	}
-	return s.page(w, r, "staff_identity.html", v)
-}
-
-func (s *Server) staffIdentityDecide(approve bool) authedFunc {
+// staffDecide approves (field note, optional) or rejects (field reason)
+// a case, then sends the browser back to the case with a flash message;
+// a refused decision shows its error beside its field.
+func (s *Server) staffDecide(kind *caseKind, approve bool) authedFunc {
 	return func(w http.ResponseWriter, r *http.Request, sess *account.Session) error {
 		rv, err := s.reviewer(r, sess)
 		if err != nil {
 			return err
 		}
-		uid := r.PathValue("uid")
-		var derr error
-		field, done := "note", "web.staff.done.approved"
-		if approve {
-			_, derr = s.reviews.ApproveIdentity(r.Context(), rv, s.client(r), uid)
-		} else {
-			field, done = "reason", "web.staff.done.rejected"
-			_, derr = s.reviews.RejectIdentity(r.Context(), rv, s.client(r), uid, textField(r, "reason"))
+		key := r.PathValue(kind.key)
+		field := "note"
+		if !approve {
+			field = "reason"
 		}
-		if derr != nil {
-			v, err := s.identityCaseView(r, rv, uid, "")
-			if err != nil {
-				return err
-			}
-			v.keep(field, textField(r, field))
-			return invalid("staff_identity.html", v, field, derr)
-		}
-		v, err := s.identityCaseView(r, rv, uid, done)
+		text := textField(r, field)
+		pending, err := kind.decide(r.Context(), s.reviews, rv, s.client(r), key, approve, text)
 		if err != nil {
-			return err
+			v, verr := s.caseView(w, r, kind, rv, key)
+			if verr != nil {
+				return verr
+			}
+			return invalid(kind.page, v.keep(field, text), field, err)
 		}
-		return s.render(w, r, http.StatusOK, "staff_identity.html", v)
+		switch {
+		case pending:
+			s.flash(w, "web.flash.staff.approved_first")
+		case approve:
+			s.flash(w, "web.flash.staff.approved")
+		default:
+			s.flash(w, "web.flash.staff.rejected")
+		}
+		return redirect(w, r, kind.path+key)
 	}
 }
 
-func (s *Server) staffIdentityEvidence(w http.ResponseWriter, r *http.Request, sess *account.Session) error {
-	rv, err := s.reviewer(r, sess)
-	if err != nil {
-		return err
+// staffEvidence streams a file of a case: the photo, the video or the
+// selfie of an unbind case, the documents and selfie of an identity
+// verification.
+func (s *Server) staffEvidence(kind *caseKind) authedFunc {
+	return func(w http.ResponseWriter, r *http.Request, sess *account.Session) error {
+		rv, err := s.reviewer(r, sess)
+		if err != nil {
+			return err
+		}
+		role := review.Role(r.PathValue("role"))
+		if !slices.Contains(kind.roles, role) {
+			return account.ErrNotFound
+		}
+		f, rc, err := kind.open(r.Context(), s.reviews, rv, r.PathValue(kind.key), role)
+		if err != nil {
+			return err
+		}
+		return s.serveEvidence(w, r, f, rc)
 	}
-	role := review.Role(r.PathValue("role"))
-	if role != review.RoleDocumentFront && role != review.RoleDocumentBack && role != review.RoleSelfie {
-		return account.ErrNotFound
-	}
-	f, rc, err := s.reviews.OpenIdentityEvidence(r.Context(), rv, r.PathValue("uid"), role)
-	if err != nil {
-		return err
-	}
-	return s.serveEvidence(r.Context(), w, r, f, rc)
 }
 
 // serveEvidence streams a file to staff (middleware.ServeMedia: inline,
 // never sniffed, cached or run).
-func (s *Server) serveEvidence(ctx context.Context, w http.ResponseWriter, r *http.Request, f *review.File, rc io.ReadCloser) error {
+func (s *Server) serveEvidence(w http.ResponseWriter, r *http.Request, f *review.File, rc io.ReadCloser) error {
 	err := middleware.ServeMedia(w, r, s.log, f.ContentType, string(f.Role), rc)
 	if errors.Is(err, middleware.ErrUnservableType) {
 		return account.Errorf(account.CodeUnsupportedMediaType, "This file cannot be shown.")
 	}
 	return err
 }
+
+// evidenceItem is the data of the "evidence-item" template.
+type evidenceItem struct {
+	V                           *view
+	Role, Src, Caption, Missing string
+	Has                         bool
+}
+
+// Evidence returns the file role of the page's case for "evidence-item".
+func (v *view) Evidence(role string) evidenceItem {
+	d := v.Data.(*caseData)
+	it := evidenceItem{V: v, Role: role, Src: d.Action + "/evidence/" + role, Has: d.Has[role],
+		Caption: "web.staff.evidence." + role, Missing: "web.staff.evidence.gone." + role}
+	if role == string(review.RoleSelfie) && d.Unbind != nil && d.Unbind.IDNumberMatches == nil {
+		it.Missing = "web.staff.evidence.no_selfie"
+	}
+	return it
+}
+
+// caseState is the data of the "case-state" template.
+type caseState struct {
+	V     *view
+	State review.State
+}
+
+// CaseState returns a case's state for "case-state".
+func (v *view) CaseState(st review.State) caseState { return caseState{V: v, State: st} }
+
+// auditTable is the data of the "audit" template.
+type auditTable struct {
+	V     *view
+	Audit []*review.AuditEntry
+}
+
+// AuditTable returns a case's audit trail for "audit".
+func (v *view) AuditTable(a []*review.AuditEntry) auditTable { return auditTable{V: v, Audit: a} }

@@ -46,7 +46,7 @@ type totpData struct {
 	Codes   []string // just confirmed
 	Offset  int      // just confirmed, seconds; 0 when the clock is right
 	Later   bool     // Offset > 0: the phone is ahead
-	Abs     int      // |Offset|
+	Drift   string   // |Offset|, in the page's words
 	QRPath  string
 }
 
@@ -55,7 +55,10 @@ func (s *Server) totpView(r *http.Request, bound bool, st *totpState) *view {
 	title := "web.totp.title"
 	if st != nil {
 		d.Grouped, d.Codes, d.Offset = st.Grouped, st.Codes, st.Offset
-		d.Later, d.Abs = st.Offset > 0, max(st.Offset, -st.Offset)
+		d.Later = st.Offset > 0
+		if st.Offset != 0 {
+			d.Drift = s.drift(s.info(r).lang, st.Offset)
+		}
 	}
 	if len(d.Codes) > 0 {
 		title = "web.totp.codes.title"
@@ -119,8 +122,12 @@ func (s *Server) totpSubmit(w http.ResponseWriter, r *http.Request, sess *accoun
 		if err != nil {
 			return err
 		}
+		s.flash(w, "web.flash.totp_on")
 		return redirect(w, r, totpPath)
 	case "cancel", "done":
+		if st != nil && st.Grouped != "" {
+			s.flash(w, "web.flash.totp_cancelled")
+		}
 		s.clearTOTPState(w)
 		return redirect(w, r, totpPath)
 	case "remove":
@@ -140,6 +147,7 @@ func (s *Server) totpSubmit(w http.ResponseWriter, r *http.Request, sess *accoun
 			return invalid("totp.html", v, "code", err)
 		}
 		s.clearTOTPState(w)
+		s.flash(w, "web.flash.totp_off")
 		return redirect(w, r, totpPath)
 	}
 	return redirect(w, r, totpPath)

@@ -214,6 +214,7 @@ func (s *Server) unbind(w http.ResponseWriter, r *http.Request) error {
 		HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteStrictMode,
 	})
 	http.SetCookie(w, s.cookie(challengeCookie, "", -1))
+	s.flash(w, "web.flash.unbind_filed")
 	return redirect(w, r, path)
 }
 

@@ -40,6 +40,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/watchword/watchword/internal/account"
@@ -85,6 +86,7 @@ type Server struct {
 	log      *slog.Logger
 	catalog  *i18n.Catalog
 	ids      map[string]bool // every message id, to pick a field's own error message
+	texts    sync.Map        // lang + "\x00" + id → the message without placeholders (Server.text)
 	csrfKey  []byte
 	flowBox  cipher.AEAD
 	random   io.Reader

@@ -84,6 +84,7 @@ type Server struct {
 	msgs    []Received
 	changed chan struct{} // closed and replaced when msgs grows
 	failing bool
+	hang    chan struct{} // non-nil while hanging; closed to let replies go
 }
 
 // NewServer starts a Server on a free port of 127.0.0.1. It is stopped
@@ -143,9 +144,26 @@ func (s *Server) SetFailing(failing bool) {
 	s.mu.Unlock()
 }
 
+// SetHanging makes the server, while hanging is true, take each message
+// (it counts in Messages) and then never answer the end of DATA, as a relay
+// that stalls after accepting the message would: the sender cannot tell
+// whether the message went out. Turning it off lets the held replies go.
+func (s *Server) SetHanging(hanging bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case hanging && s.hang == nil:
+		s.hang = make(chan struct{})
+	case !hanging && s.hang != nil:
+		close(s.hang)
+		s.hang = nil
+	}
+}
+
 // Stop closes the listener and every connection: the port refuses
 // connections until Start. Stopping a stopped server does nothing.
 func (s *Server) Stop() {
+	s.SetHanging(false)
 	s.mu.Lock()
 	srv := s.srv
 	s.srv = nil
@@ -232,7 +250,11 @@ func (ss *session) Data(r io.Reader) error {
 	ss.s.msgs = append(ss.s.msgs, Received{From: ss.from, To: ss.to, Data: data})
 	close(ss.s.changed)
 	ss.s.changed = make(chan struct{})
+	hang := ss.s.hang
 	ss.s.mu.Unlock()
+	if hang != nil {
+		<-hang
+	}
 	return nil
 }
 

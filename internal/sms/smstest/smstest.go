@@ -26,6 +26,7 @@ type Receiver struct {
 	msgs    []Message
 	changed chan struct{} // closed and replaced when msgs grows
 	failing bool
+	hang    chan struct{} // non-nil while hanging; closed to release requests
 }
 
 // NewWebhookReceiver starts a Receiver; it is closed when the test ends.
@@ -33,7 +34,7 @@ func NewWebhookReceiver(t testing.TB) *Receiver {
 	t.Helper()
 	r := &Receiver{changed: make(chan struct{})}
 	r.srv = httptest.NewServer(http.HandlerFunc(r.serveHTTP))
-	t.Cleanup(r.srv.Close)
+	t.Cleanup(func() { r.SetHanging(false); r.srv.Close() })
 	return r
 }
 
@@ -46,6 +47,21 @@ func (r *Receiver) SetFailing(failing bool) {
 	r.mu.Lock()
 	r.failing = failing
 	r.mu.Unlock()
+}
+
+// SetHanging makes the receiver, while hanging is true, hold every request
+// without an answer (and record nothing), as a stalled gateway would, until
+// hanging is turned off or the client gives up.
+func (r *Receiver) SetHanging(hanging bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch {
+	case hanging && r.hang == nil:
+		r.hang = make(chan struct{})
+	case !hanging && r.hang != nil:
+		close(r.hang)
+		r.hang = nil
+	}
 }
 
 // Messages returns the messages received so far, oldest first.
@@ -79,8 +95,16 @@ func (r *Receiver) WaitFor(t testing.TB, n int, timeout time.Duration) []Message
 
 func (r *Receiver) serveHTTP(w http.ResponseWriter, req *http.Request) {
 	r.mu.Lock()
-	failing := r.failing
+	failing, hang := r.failing, r.hang
 	r.mu.Unlock()
+	if hang != nil {
+		select {
+		case <-hang:
+		case <-req.Context().Done():
+		}
+		http.Error(w, "hung (smstest)", http.StatusServiceUnavailable)
+		return
+	}
 	if failing {
 		http.Error(w, "failing (smstest)", http.StatusServiceUnavailable)
 		return
