@@ -26,6 +26,7 @@ func wantUnavailable(t *testing.T, what string, r *response) {
 // /readyz says not ready, and when the database is back the same process
 // serves again by itself, mail included.
 func TestFaultPostgresDownAndBack(t *testing.T) {
+	t.Parallel() // mostly waiting on its own servers: runs beside the other slow tests
 	pg := startPrivatePostgres(t)
 	s := start(t, options{DB: pg.DSN()})
 	_, tok := s.SignUpEmail("pg-fault@example.com", faultPassword)
@@ -52,6 +53,7 @@ func TestFaultPostgresDownAndBack(t *testing.T) {
 // (fail closed, as documented), /readyz says not ready, nothing answers
 // 500, and the server recovers by itself when Redis is back.
 func TestFaultRedisDownAndBack(t *testing.T) {
+	t.Parallel() // mostly waiting on its own servers: runs beside the other slow tests
 	rd := startPrivateRedis(t)
 	s := start(t, options{
 		DB:    "sqlite:" + filepath.Join(t.TempDir(), "watchword.db"),
@@ -89,6 +91,7 @@ func TestFaultRedisDownAndBack(t *testing.T) {
 // sessions alive) or wholly after it (new address verified, every session
 // ended), never a mix.
 func TestFaultKillDuringEmailChange(t *testing.T) {
+	t.Parallel() // mostly waiting on its own servers: runs beside the other slow tests
 	forEachDB(t, func(t *testing.T, dsn string) {
 		s := start(t, options{DB: dsn})
 		for i, delay := range []time.Duration{0, 2, 5, 10, 20, 40, 80, 160, 320, 1000} {
@@ -151,6 +154,7 @@ func TestFaultKillDuringEmailChange(t *testing.T) {
 // SMS gateway hanging, sign-ups answer at once (the message waits in the
 // outbox), and once both are back the codes arrive and work.
 func TestFaultRelaysFailingOrHanging(t *testing.T) {
+	t.Parallel() // mostly waiting on its own servers: runs beside the other slow tests
 	s := start(t, options{DB: "sqlite:" + filepath.Join(t.TempDir(), "watchword.db")})
 	s.SMTP.SetFailing(true)
 	s.SMS.SetHanging(true)
@@ -179,6 +183,7 @@ func TestFaultRelaysFailingOrHanging(t *testing.T) {
 // the claim's lease runs out. At-least-once: the message arrives, at most
 // once more than it should.
 func TestFaultRestartDuringDelivery(t *testing.T) {
+	t.Parallel() // mostly waiting on its own servers: runs beside the other slow tests
 	s := start(t, options{DB: "sqlite:" + filepath.Join(t.TempDir(), "watchword.db")})
 	const addr = "restart-delivery@example.com"
 	s.SMTP.SetHanging(true)

@@ -57,6 +57,7 @@ func (c *cluster) signUp(ask, answer *server, addr string) (uid, token string) {
 // accepted by another, for sign-up and for login, and the session made by
 // one is good on every other.
 func TestInstancesShareCodes(t *testing.T) {
+	t.Parallel() // mostly waiting on its own servers: runs beside the other slow tests
 	c := startCluster(t)
 	a, b, cc := c.s[0], c.s[1], c.s[2]
 	const addr = "roaming@example.com"
@@ -77,6 +78,7 @@ func TestInstancesShareCodes(t *testing.T) {
 // not once per instance, so a client gains nothing by spreading its
 // requests over the instances.
 func TestInstancesShareLimits(t *testing.T) {
+	t.Parallel() // mostly waiting on its own servers: runs beside the other slow tests
 	c := startCluster(t)
 	const addr = "limited@example.com"
 	c.signUp(c.s[1], c.s[2], addr)
@@ -106,6 +108,7 @@ func TestInstancesShareLimits(t *testing.T) {
 // instance is refused by the others; the spent step is recorded in the
 // shared database, not in a process.
 func TestInstancesRefuseTOTPReplay(t *testing.T) {
+	t.Parallel() // mostly waiting on its own servers: runs beside the other slow tests
 	oathtool := totpTool(t, "oathtool", "oathtool")
 	c := startCluster(t)
 	a, b, cc := c.s[0], c.s[1], c.s[2]
@@ -140,6 +143,7 @@ func TestInstancesRefuseTOTPReplay(t *testing.T) {
 // out), and its code still works; the killed instance starts again on
 // the same data.
 func TestInstancesKillNineLosesNoQueuedMessage(t *testing.T) {
+	t.Parallel() // mostly waiting on its own servers: runs beside the other slow tests
 	c := startCluster(t)
 	a, b := c.s[0], c.s[1]
 	phones := []string{"+8613800138101", "+8613800138102", "+8613800138103"}

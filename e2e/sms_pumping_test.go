@@ -20,6 +20,7 @@ import (
 // logged once and counted in the metrics, and other users' codes (another
 // country, another prefix, an email) still arrive.
 func TestSMSPumping(t *testing.T) {
+	t.Parallel() // mostly waiting on its own servers: runs beside the other slow tests
 	metricsAddr := freeAddr(t)
 	s := start(t, options{DB: "sqlite:" + filepath.Join(t.TempDir(), "w.db"),
 		Extra: []string{"--trusted-proxies", "127.0.0.1", "--metrics-addr", metricsAddr}})
@@ -106,6 +107,7 @@ func TestSMSPumping(t *testing.T) {
 // shared-cost numbers are 400 invalid_phone and get nothing; a Guernsey
 // number (+44 7911) is GG, not GB.
 func TestSMSCountries(t *testing.T) {
+	t.Parallel() // mostly waiting on its own servers: runs beside the other slow tests
 	s := start(t, options{DB: "sqlite:" + filepath.Join(t.TempDir(), "w.db"), Extra: []string{"--sms-countries", "us,CN,GG"}})
 	for _, phone := range []string{"+4915123456789", "+447400123456", "+19002345678", "+33884012345"} {
 		s.Fails(400, "invalid_phone", "POST", "/registrations", "", map[string]string{"phone": phone})
@@ -120,6 +122,7 @@ func TestSMSCountries(t *testing.T) {
 // TestSMSCountriesUnknownCodeStopsStart: a typo in --sms-countries stops
 // the server before it listens, naming the setting.
 func TestSMSCountriesUnknownCodeStopsStart(t *testing.T) {
+	t.Parallel() // mostly waiting on its own servers: runs beside the other slow tests
 	for _, args := range [][]string{
 		{"--sms-countries", "US,XX"},
 		{"--sms-prefix-limit", "0"},

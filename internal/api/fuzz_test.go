@@ -74,6 +74,13 @@ func FuzzRoutes(f *testing.F) {
 		w := httptest.NewRecorder()
 		mux.ServeHTTP(w, r)
 
+		switch w.Code {
+		case http.StatusMovedPermanently, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+			// The mux sends an unclean path ("//" from an empty id) to
+			// its clean form before any handler runs; in the server the
+			// middleware marks that answer no-store too.
+			return
+		}
 		if w.Code >= 500 {
 			t.Fatalf("%s %s %q: %d %s", rt.method, path, body, w.Code, w.Body)
 		}

@@ -146,7 +146,7 @@ func TestFuzz(t *testing.T) {
 			// (modernc's SQLite above all) takes longer than the fuzzing
 			// itself on a cold cache. Stop before go test's own -timeout
 			// would kill the whole binary without saying why.
-			limit := 5 * time.Minute
+			limit := 10 * time.Minute
 			if d, ok := t.Deadline(); ok {
 				limit = min(limit, time.Until(d)-30*time.Second)
 			}
