@@ -11,6 +11,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"slices"
 	"strings"
@@ -359,11 +360,19 @@ func renderPanic(pages *web.Server) func(w http.ResponseWriter, r *http.Request)
 	}
 }
 
-// metricsHandler serves GET /metrics for the --metrics-addr listener, and
-// nothing else.
+// metricsHandler serves the --metrics-addr listener: GET /metrics, and
+// Go's profiles under /debug/pprof/ (a CPU profile is how a gap to a
+// performance goal is explained; take it with ?seconds=10, under the
+// listener's 30 s write timeout). /debug/pprof/cmdline is left out: the
+// command line may hold a password (--smtp-url, --db).
 func (a *app) metricsHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", a.metrics.Handler())
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	mux.HandleFunc("GET /debug/pprof/cmdline", http.NotFound)
 	return middleware.NoStore(middleware.SecurityHeaders(mux))
 }
 

@@ -199,6 +199,16 @@ func TestServeMetricsListener(t *testing.T) {
 	if got := resp.Header.Get("Cache-Control"); got != "no-store" {
 		t.Errorf("metrics Cache-Control: got %q", got)
 	}
+	// Profiles are on the metrics listener only, without the command line
+	// (it may carry a password).
+	if resp, body := fetch(t, "GET", "http://"+metricsAddr+"/debug/pprof/"); resp.StatusCode != 200 || !strings.Contains(body, "goroutine") {
+		t.Errorf("metrics listener /debug/pprof/: got %d", resp.StatusCode)
+	}
+	for _, url := range []string{s.base + "/debug/pprof/", s.base + "/debug/pprof/profile", "http://" + metricsAddr + "/debug/pprof/cmdline"} {
+		if resp, _ := fetch(t, "GET", url); resp.StatusCode != 404 {
+			t.Errorf("%s: got %d, want 404", url, resp.StatusCode)
+		}
+	}
 	// The metrics listener serves nothing else.
 	for _, path := range []string{"/healthz", "/api/v1/me", "/dev/outbox"} {
 		if resp, _ := fetch(t, "GET", "http://"+metricsAddr+path); resp.StatusCode != 404 {
