@@ -92,34 +92,50 @@ func TestEnumerationResponsesAlike(t *testing.T) {
 				for i := range 3 {
 					try(unknown(-1-i, c.name))
 				}
-				var kt, ut []time.Duration
-				var kr, ur *response
-				for i := range enumerationTries {
-					k := func() { d, r := try(known[i]); kt = append(kt, d); kr = compareShape(t, kr, r) }
-					u := func() { d, r := try(unknown(i, c.name)); ut = append(ut, d); ur = compareShape(t, ur, r) }
-					if i%2 == 0 {
-						k()
-						u()
-					} else {
-						u()
-						k()
+				// A real difference shows in every round; a burst of load
+				// from the other packages' tests rarely hits the same side
+				// twice. So a round over the bound is measured once more
+				// (after the resend cooldown, with fresh unknown addresses),
+				// and only two rounds over it fail.
+				for round := range 2 {
+					var kt, ut []time.Duration
+					var kr, ur *response
+					for i := range enumerationTries {
+						k := func() { d, r := try(known[i]); kt = append(kt, d); kr = compareShape(t, kr, r) }
+						u := func() {
+							d, r := try(unknown(i+round*enumerationTries, c.name))
+							ut = append(ut, d)
+							ur = compareShape(t, ur, r)
+						}
+						if i%2 == 0 {
+							k()
+							u()
+						} else {
+							u()
+							k()
+						}
 					}
-				}
-				if kr.Status >= 500 || kr.Status == http.StatusTooManyRequests {
-					t.Fatalf("known address answered %d %s", kr.Status, kr.Raw)
-				}
-				sameShape(t, kr, ur)
-				km, um := median(kt), median(ut)
-				diff := km - um
-				if diff < 0 {
-					diff = -diff
-				}
-				allowed := max(3*time.Millisecond, min(km, um)/4)
-				t.Logf("%s: status %d; median known %v, unknown %v (difference %v, allowed %v; %d tries each)",
-					c.name, kr.Status, km.Round(10*time.Microsecond), um.Round(10*time.Microsecond),
-					diff.Round(10*time.Microsecond), allowed.Round(10*time.Microsecond), enumerationTries)
-				if diff > allowed {
-					t.Errorf("%s: median known %v against unknown %v: the time tells whether an account exists", c.name, km, um)
+					if kr.Status >= 500 || kr.Status == http.StatusTooManyRequests {
+						t.Fatalf("known address answered %d %s", kr.Status, kr.Raw)
+					}
+					sameShape(t, kr, ur)
+					km, um := median(kt), median(ut)
+					diff := km - um
+					if diff < 0 {
+						diff = -diff
+					}
+					allowed := max(3*time.Millisecond, min(km, um)/4)
+					t.Logf("%s, round %d: status %d; median known %v, unknown %v (difference %v, allowed %v; %d tries each)",
+						c.name, round+1, kr.Status, km.Round(10*time.Microsecond), um.Round(10*time.Microsecond),
+						diff.Round(10*time.Microsecond), allowed.Round(10*time.Microsecond), enumerationTries)
+					if diff <= allowed {
+						break
+					}
+					if round == 1 {
+						t.Errorf("%s: median known %v against unknown %v in two rounds: the time tells whether an account exists", c.name, km, um)
+						break
+					}
+					time.Sleep(61 * time.Second) // the resend cooldown of the known addresses
 				}
 			})
 		}
