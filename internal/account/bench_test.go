@@ -45,7 +45,7 @@ func (s *benchService) code() string {
 			break
 		}
 		for _, m := range batch {
-			if err := s.db.MarkSent(ctx, m.ID, time.Now()); err != nil {
+			if err := s.db.MarkSent(ctx, time.Now(), m.ID); err != nil {
 				s.b.Fatal(err)
 			}
 			last = m

@@ -147,7 +147,7 @@ func (e *env) messages() []*account.Message {
 			return all
 		}
 		for _, m := range batch {
-			if err := e.db.MarkSent(context.Background(), m.ID, e.clock.Now()); err != nil {
+			if err := e.db.MarkSent(context.Background(), e.clock.Now(), m.ID); err != nil {
 				e.t.Fatal(err)
 			}
 		}

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/watchword/watchword/internal/account"
@@ -26,8 +27,9 @@ type Queue interface {
 	// takes them meanwhile. Attempts is already incremented: it is the
 	// number of the attempt about to be made.
 	ClaimMessages(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*account.Message, error)
-	// MarkSent records that message id was delivered.
-	MarkSent(ctx context.Context, id int64, now time.Time) error
+	// MarkSent records that the messages ids were delivered. The worker
+	// marks the messages delivered meanwhile together, in one write.
+	MarkSent(ctx context.Context, now time.Time, ids ...int64) error
 	// MarkRetry makes message id due again at next and records lastErr.
 	MarkRetry(ctx context.Context, id int64, next time.Time, lastErr string) error
 	// MarkFailed records that message id will never be delivered.
@@ -55,7 +57,7 @@ type Options struct {
 	Now          func() time.Time // clock for claims and retry times; default time.Now
 	PollInterval time.Duration    // how often the queue is looked at without a Wake; default 2s
 	Lease        time.Duration    // how long a claimed message is reserved; default 1m
-	Batch        int              // messages claimed at once; default 20
+	Parallel     int              // sends in flight at once (and most messages claimed at once); default 16
 	MaxAttempts  int              // attempts before MarkFailed; default 15
 	BaseBackoff  time.Duration    // delay after the first failure; default 2s
 	MaxBackoff   time.Duration    // cap on the delay; default 10m
@@ -74,7 +76,7 @@ const (
 	DefaultPollInterval = 2 * time.Second
 	DefaultWakeDelay    = 10 * time.Millisecond
 	DefaultLease        = time.Minute
-	DefaultBatch        = 20
+	DefaultParallel     = 16
 	DefaultMaxAttempts  = 15
 	DefaultBaseBackoff  = 2 * time.Second
 	DefaultMaxBackoff   = 10 * time.Minute
@@ -87,14 +89,20 @@ const (
 const storeTimeout = 10 * time.Second
 
 // Worker delivers the messages of a Queue through per-channel Senders.
-// One Worker delivers one message at a time; several Workers (in one or
-// several processes) may share a Queue because claims are leased.
+// One Worker has up to Options.Parallel sends in flight, and claims only as
+// many messages as it has free places, so that a claimed message is sent
+// at once, well within its lease, however slow the relay. Several Workers
+// (in one or several processes) may share a Queue because claims are
+// leased.
 type Worker struct {
 	q       Queue
 	senders map[account.Channel]Sender
 	log     *slog.Logger
 	opt     Options
 	wake    chan struct{}
+	places  chan struct{} // one token per send in flight
+	sends   sync.WaitGroup
+	sent    chan int64 // delivered messages on their way to MarkSent
 }
 
 // NewWorker returns a Worker that delivers the messages of q through
@@ -112,8 +120,8 @@ func NewWorker(q Queue, senders map[account.Channel]Sender, log *slog.Logger, op
 	if opt.Lease <= 0 {
 		opt.Lease = DefaultLease
 	}
-	if opt.Batch <= 0 {
-		opt.Batch = DefaultBatch
+	if opt.Parallel <= 0 {
+		opt.Parallel = DefaultParallel
 	}
 	if opt.MaxAttempts <= 0 {
 		opt.MaxAttempts = DefaultMaxAttempts
@@ -139,7 +147,12 @@ func NewWorker(q Queue, senders map[account.Channel]Sender, log *slog.Logger, op
 			s[ch] = sender
 		}
 	}
-	return &Worker{q: q, senders: s, log: log, opt: opt, wake: make(chan struct{}, 1)}
+	return &Worker{
+		q: q, senders: s, log: log, opt: opt,
+		wake:   make(chan struct{}, 1),
+		places: make(chan struct{}, opt.Parallel),
+		sent:   make(chan int64, opt.Parallel),
+	}
 }
 
 // Wake asks the worker to look at the queue now. It never blocks; wakes
@@ -153,11 +166,22 @@ func (w *Worker) Wake() {
 
 // Run delivers due messages until ctx is cancelled: at once when it starts
 // (so a restart retries every pending message immediately), then on every
-// Wake and every PollInterval. When ctx is cancelled it finishes the message
-// in hand (a send in flight keeps its SendTimeout and its outcome is
-// recorded), releases the other messages it had claimed, and returns nil.
-// Queue errors are logged and retried on the next tick.
+// Wake and every PollInterval. When ctx is cancelled it claims nothing
+// more, lets the sends in flight finish (each keeps its SendTimeout and
+// its outcome is recorded) and returns nil. Queue errors are logged and
+// retried on the next tick. Run must not be called twice at once.
 func (w *Worker) Run(ctx context.Context) error {
+	marked := make(chan struct{})
+	go func() {
+		defer close(marked)
+		w.markSent(context.WithoutCancel(ctx))
+	}()
+	defer func() {
+		w.sends.Wait()
+		close(w.sent)
+		<-marked
+	}()
+
 	ticker := time.NewTicker(w.opt.PollInterval)
 	defer ticker.Stop()
 	for {
@@ -176,43 +200,83 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 }
 
-// drain delivers batches until the queue has nothing due or ctx is done.
+// drain claims and starts sending messages until the queue has nothing
+// due or ctx is done. It waits for a free place before each claim and
+// claims as many messages as there are free places.
 func (w *Worker) drain(ctx context.Context) {
 	for ctx.Err() == nil {
-		msgs, err := w.q.ClaimMessages(ctx, w.opt.Now(), w.opt.Lease, w.opt.Batch)
+		select {
+		case w.places <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		free := 1
+	more:
+		for free < w.opt.Parallel {
+			select {
+			case w.places <- struct{}{}:
+				free++
+			default:
+				break more
+			}
+		}
+		msgs, err := w.q.ClaimMessages(ctx, w.opt.Now(), w.opt.Lease, free)
+		for range free - len(msgs) {
+			<-w.places
+		}
 		if err != nil {
 			if ctx.Err() == nil {
 				w.log.ErrorContext(ctx, "outbox: claim messages", "error", err)
 			}
 			return
 		}
-		for i, m := range msgs {
-			if ctx.Err() != nil {
-				w.release(ctx, msgs[i:])
-				return
-			}
-			w.deliver(ctx, m)
+		for _, m := range msgs {
+			w.sends.Add(1)
+			go func() {
+				defer func() {
+					<-w.places
+					w.sends.Done()
+				}()
+				w.deliver(ctx, m)
+			}()
 		}
-		if len(msgs) < w.opt.Batch {
+		if len(msgs) < free {
 			return
 		}
 	}
 }
 
-// release makes claimed but unattempted messages due at once, so that the
-// next worker (typically this process after a restart) need not wait for
-// the lease to expire. Their attempt counter keeps the increment of the
-// claim: one attempt of a budget of MaxAttempts is a small price.
-func (w *Worker) release(ctx context.Context, msgs []*account.Message) {
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
-	defer cancel()
-	now := w.opt.Now()
-	for _, m := range msgs {
-		if err := w.q.MarkRetry(sctx, m.ID, now, "released unattempted at shutdown"); err != nil {
-			w.log.WarnContext(ctx, "outbox: release message", "message_id", m.ID, "channel", m.Channel, "error", err)
+// markSent records deliveries until w.sent is closed: whatever has been
+// delivered while the last write ran goes into the next one, so that a
+// busy outbox costs one write per batch rather than one per message, and
+// a quiet one still marks each message at once.
+func (w *Worker) markSent(ctx context.Context) {
+	for id := range w.sent {
+		ids := []int64{id}
+	gather:
+		for len(ids) < maxMarkBatch {
+			select {
+			case id, ok := <-w.sent:
+				if !ok {
+					break gather
+				}
+				ids = append(ids, id)
+			default:
+				break gather
+			}
 		}
+		mctx, cancel := context.WithTimeout(ctx, storeTimeout)
+		if err := w.q.MarkSent(mctx, w.opt.Now(), ids...); err != nil {
+			// The messages went out but stay leased; they will be sent
+			// again when the lease expires (at-least-once delivery).
+			w.log.ErrorContext(ctx, "outbox: mark sent", "messages", len(ids), "error", err)
+		}
+		cancel()
 	}
 }
+
+// maxMarkBatch bounds the ids of one MarkSent (and so its statement).
+const maxMarkBatch = 256
 
 // deliver sends m and records the outcome.
 func (w *Worker) deliver(ctx context.Context, m *account.Message) {
@@ -230,13 +294,7 @@ func (w *Worker) deliver(ctx context.Context, m *account.Message) {
 	start := time.Now()
 	err := w.send(base, sender, m)
 	if err == nil {
-		mctx, cancel := context.WithTimeout(base, storeTimeout)
-		defer cancel()
-		if err := w.q.MarkSent(mctx, m.ID, w.opt.Now()); err != nil {
-			// The message went out but stays leased; it will be sent
-			// again when the lease expires (at-least-once delivery).
-			log.ErrorContext(ctx, "outbox: mark sent", "error", err)
-		}
+		w.sent <- m.ID
 		if w.opt.Metrics != nil {
 			w.opt.Metrics.MessageSent(m.Channel)
 		}

@@ -42,7 +42,8 @@ type memQueue struct {
 	nextID   int64
 	rows     map[int64]*row
 	claims   int
-	claimErr []error // returned by the next claims, in order
+	claimErr []error   // returned by the next claims, in order
+	marks    [][]int64 // the ids of each MarkSent, in order
 }
 
 type row struct {
@@ -97,11 +98,14 @@ func (q *memQueue) ClaimMessages(ctx context.Context, now time.Time, lease time.
 	return out, nil
 }
 
-func (q *memQueue) MarkSent(ctx context.Context, id int64, now time.Time) error {
+func (q *memQueue) MarkSent(ctx context.Context, now time.Time, ids ...int64) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	r := q.rows[id]
-	r.state, r.sentAt = "sent", now
+	q.marks = append(q.marks, ids)
+	for _, id := range ids {
+		r := q.rows[id]
+		r.state, r.sentAt = "sent", now
+	}
 	return nil
 }
 
@@ -251,7 +255,7 @@ func TestRunDeliversAtOnce(t *testing.T) {
 	}
 	email, phone := &recSender{}, &recSender{}
 	w := outbox.NewWorker(q, map[account.Channel]outbox.Sender{account.ChannelEmail: email, account.ChannelPhone: phone},
-		nil, outbox.Options{Now: clk.Now, PollInterval: time.Hour, Batch: 2, Metrics: m})
+		nil, outbox.Options{Now: clk.Now, PollInterval: time.Hour, Parallel: 2, Metrics: m})
 	stop := start(t, w)
 
 	waitFor(t, "three messages sent", func() bool {
@@ -430,7 +434,7 @@ func TestGracefulStop(t *testing.T) {
 	}
 	s := &blockingSender{started: make(chan *account.Message, 3), release: make(chan struct{}), ctxErr: make(chan error, 3)}
 	w := outbox.NewWorker(q, map[account.Channel]outbox.Sender{account.ChannelEmail: s}, nil,
-		outbox.Options{Now: clk.Now, PollInterval: time.Hour, Lease: time.Minute})
+		outbox.Options{Now: clk.Now, PollInterval: time.Hour, Lease: time.Minute, Parallel: 1})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
@@ -463,8 +467,8 @@ func TestGracefulStop(t *testing.T) {
 			continue
 		}
 		r := q.get(id)
-		if r.state != "pending" || !r.m.NextAttemptAt.Equal(clk.Now()) {
-			t.Errorf("message %d: state %q due %v, want pending and due now (released)", id, r.state, r.m.NextAttemptAt)
+		if r.state != "pending" || r.m.Attempts != 0 || !r.m.NextAttemptAt.Equal(clk.Now()) {
+			t.Errorf("message %d: state %q, %d attempts, due %v; want pending, never claimed, due now", id, r.state, r.m.Attempts, r.m.NextAttemptAt)
 		}
 	}
 	if n := len(s.started); n != 0 {
@@ -506,5 +510,109 @@ func TestMaskAddress(t *testing.T) {
 				t.Errorf("got %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestParallelSendsAndBatchedMarks: the worker has up to Parallel sends in
+// flight, never more, claims only as many messages as it has free places
+// (a claimed message is never left waiting out its lease behind a slow
+// relay), marks the messages delivered meanwhile in one write, and on
+// shutdown lets every send in flight finish and marks it.
+func TestParallelSendsAndBatchedMarks(t *testing.T) {
+	clk, q := newClock(), newQueue()
+	const parallel, total = 3, 7
+	var ids []int64
+	for i := range total {
+		ids = append(ids, q.add(clk.Now(), account.ChannelEmail, fmt.Sprintf("u%d@example.com", i), "code 123456"))
+	}
+	s := &blockingSender{started: make(chan *account.Message, total), release: make(chan struct{}), ctxErr: make(chan error, total)}
+	w := outbox.NewWorker(q, map[account.Channel]outbox.Sender{account.ChannelEmail: s}, nil,
+		outbox.Options{Now: clk.Now, PollInterval: 5 * time.Millisecond, Parallel: parallel})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+
+	for range parallel {
+		<-s.started
+	}
+	time.Sleep(30 * time.Millisecond) // several polls: none may claim more
+	if n := len(s.started); n != 0 {
+		t.Fatalf("%d sends started beyond the %d in flight", n, parallel)
+	}
+	claimed := 0
+	for _, id := range ids {
+		if q.get(id).m.Attempts > 0 {
+			claimed++
+		}
+	}
+	if claimed != parallel {
+		t.Errorf("%d messages claimed with %d places, want %d", claimed, parallel, parallel)
+	}
+
+	close(s.release) // every send now returns at once
+	waitFor(t, "all sent", func() bool {
+		for _, id := range ids {
+			if q.get(id).state != "sent" {
+				return false
+			}
+		}
+		return true
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	q.mu.Lock()
+	marks := q.marks
+	q.mu.Unlock()
+	marked := 0
+	for _, batch := range marks {
+		marked += len(batch)
+	}
+	if marked != total {
+		t.Errorf("MarkSent covered %d ids in %d writes, want %d ids", marked, len(marks), total)
+	}
+	t.Logf("%d messages marked in %d writes", total, len(marks))
+}
+
+// TestShutdownFinishesEverySendInFlight: with several sends in flight when
+// the context ends, Run returns only after each has finished, and each is
+// marked sent.
+func TestShutdownFinishesEverySendInFlight(t *testing.T) {
+	clk, q := newClock(), newQueue()
+	const n = 4
+	var ids []int64
+	for i := range n {
+		ids = append(ids, q.add(clk.Now(), account.ChannelEmail, fmt.Sprintf("u%d@example.com", i), "code 123456"))
+	}
+	s := &blockingSender{started: make(chan *account.Message, n), release: make(chan struct{}), ctxErr: make(chan error, n)}
+	w := outbox.NewWorker(q, map[account.Channel]outbox.Sender{account.ChannelEmail: s}, nil,
+		outbox.Options{Now: clk.Now, PollInterval: time.Hour, Parallel: n})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	for range n {
+		<-s.started
+	}
+	cancel()
+	select {
+	case err := <-done:
+		t.Fatalf("Run returned %v with %d sends in flight", err, n)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(s.release)
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	for range n {
+		if err := <-s.ctxErr; err != nil {
+			t.Errorf("a send in flight saw %v; shutdown must not cut it", err)
+		}
+	}
+	for _, id := range ids {
+		if st := q.get(id).state; st != "sent" {
+			t.Errorf("message %d: state %q after shutdown, want sent", id, st)
+		}
 	}
 }

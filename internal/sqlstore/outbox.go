@@ -1,9 +1,13 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/watchword/watchword/internal/account"
@@ -62,63 +66,58 @@ func (s *store) EnqueueMessage(ctx context.Context, m *account.Message) error {
 // ClaimMessages leases up to limit (none when not positive) due messages (not sent, not given up,
 // next attempt at or before now), oldest first, to the caller until
 // now+lease, and returns them decrypted with Attempts counting this one.
-// Each claim is a conditional UPDATE on the row as it was read, so of two
-// workers or instances that read the same message only one gets it; the
-// other skips it. A message whose lease runs out without MarkSent,
-// MarkRetry or MarkFailed is claimed again. A message whose body cannot be
-// decrypted (its key was dropped) can never be sent: it is marked failed
-// here rather than returned.
+// The claim is one UPDATE … RETURNING, so a busy outbox costs one write
+// per batch. Of two workers or instances claiming at once each message
+// goes to one: on PostgreSQL the rows another claim holds are skipped
+// (FOR UPDATE SKIP LOCKED) and the outer conditions are checked again on
+// the row as committed; SQLite runs one writer at a time. A message whose
+// lease runs out without MarkSent, MarkRetry or MarkFailed is claimed
+// again. A message whose body cannot be decrypted (its key was dropped)
+// can never be sent: it is marked failed here rather than returned.
 func (db *DB) ClaimMessages(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*account.Message, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
-	type candidate struct {
+	skipLocked := ""
+	if db.dialect == dialectPostgres {
+		skipLocked = " FOR UPDATE SKIP LOCKED"
+	}
+	until := now.Add(lease)
+	type claim struct {
 		m      account.Message
 		sealed []byte
 	}
-	// Read first and close the rows before writing: with SQLite a
-	// connection cannot be held for reading while the pool waits for
-	// another to write.
-	rows, err := db.query(ctx, `SELECT id, channel, recipient, body_sealed, created_at, attempts
-		FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ?
-		ORDER BY id LIMIT ?`, micros(now), limit)
+	var claims []claim
+	// The due ids are a MATERIALIZED CTE: PostgreSQL may otherwise run a
+	// LIMIT … SKIP LOCKED subquery more than once and claim more than
+	// limit.
+	err := db.writeQuery(ctx, `WITH due AS MATERIALIZED (
+			SELECT id FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ?
+			ORDER BY id LIMIT ?`+skipLocked+`)
+		UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?
+		WHERE id IN (SELECT id FROM due) AND sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ?
+		RETURNING id, channel, recipient, body_sealed, created_at, attempts`,
+		[]any{micros(now), limit, micros(until), micros(now)},
+		func(rows *sql.Rows) error {
+			var c claim
+			var channel string
+			var created int64
+			if err := rows.Scan(&c.m.ID, &channel, &c.m.To, &c.sealed, &created, &c.m.Attempts); err != nil {
+				return err
+			}
+			c.m.Channel, c.m.CreatedAt, c.m.NextAttemptAt = account.Channel(channel), fromMicros(created), until
+			claims = append(claims, c)
+			return nil
+		})
 	if err != nil {
 		return nil, fail("claim messages", err)
 	}
-	var cands []candidate
-	for rows.Next() {
-		var c candidate
-		var channel string
-		var created int64
-		if err := rows.Scan(&c.m.ID, &channel, &c.m.To, &c.sealed, &created, &c.m.Attempts); err != nil {
-			rows.Close()
-			return nil, fail("claim messages", err)
-		}
-		c.m.Channel, c.m.CreatedAt = account.Channel(channel), fromMicros(created)
-		cands = append(cands, c)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, fail("claim messages", err)
-	}
+	// RETURNING gives no order.
+	slices.SortFunc(claims, func(a, b claim) int { return cmp.Compare(a.m.ID, b.m.ID) })
 
-	until := now.Add(lease)
-	var claimed []*account.Message
-	for _, c := range cands {
-		// attempts = the value read is the compare-and-swap: a worker
-		// that claimed the row in between has changed it.
-		n, err := db.execAffected(ctx, `UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?
-			WHERE id = ? AND attempts = ? AND sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ?`,
-			micros(until), c.m.ID, c.m.Attempts, micros(now))
-		if err != nil {
-			return nil, fail("claim messages", err)
-		}
-		if n == 0 {
-			continue // another worker has it
-		}
+	claimed := make([]*account.Message, 0, len(claims))
+	for _, c := range claims {
 		m := c.m
-		m.Attempts++
-		m.NextAttemptAt = until
 		plain, err := db.sealer.Open(c.sealed, outboxAD)
 		var body messageBody
 		if err == nil {
@@ -136,11 +135,28 @@ func (db *DB) ClaimMessages(ctx context.Context, now time.Time, lease time.Durat
 	return claimed, nil
 }
 
-// MarkSent records that message id was delivered and wipes its body: a
-// delivered code is not kept. ErrNoRows when no pending message has that
-// id.
-func (db *DB) MarkSent(ctx context.Context, id int64, now time.Time) error {
-	return db.finishMessage(ctx, "mark sent", `sent_at = ?, body_sealed = NULL`, id, micros(now))
+// MarkSent records that the messages ids were delivered and wipes their
+// bodies, in one write: a delivered code is not kept. ErrNoRows when some
+// id is not a pending message (the others are marked all the same).
+func (db *DB) MarkSent(ctx context.Context, now time.Time, ids ...int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	args := make([]any, 0, len(ids)+1)
+	args = append(args, micros(now))
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	marks := strings.Repeat(", ?", len(ids))[2:]
+	n, err := db.execAffected(ctx, `UPDATE outbox SET sent_at = ?, body_sealed = NULL
+		WHERE id IN (`+marks+`) AND sent_at IS NULL AND failed_at IS NULL`, args...)
+	if err != nil {
+		return fail("mark sent", err)
+	}
+	if n < int64(len(ids)) {
+		return fmt.Errorf("sqlstore: mark sent: %d of %d messages not pending: %w", int64(len(ids))-n, len(ids), account.ErrNoRows)
+	}
+	return nil
 }
 
 // MarkRetry schedules another attempt of message id at next, recording why

@@ -383,6 +383,29 @@ func (s *store) queryRow(ctx context.Context, query string, args ...any) *sql.Ro
 	return s.q.QueryRowContext(ctx, s.dialect.rebind(query), args...)
 }
 
+// writeQuery runs a write that returns rows (UPDATE … RETURNING), calling
+// scan for each; outside a transaction it queues at the write gate, which
+// it holds until the rows are read.
+func (s *store) writeQuery(ctx context.Context, query string, args []any, scan func(*sql.Rows) error) error {
+	if s.tx == nil {
+		if err := s.writers.enter(ctx); err != nil {
+			return err
+		}
+		defer s.writers.leave()
+	}
+	rows, err := s.query(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := scan(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
 // execAffected runs a write and returns how many rows it changed.
 func (s *store) execAffected(ctx context.Context, query string, args ...any) (int64, error) {
 	res, err := s.exec(ctx, query, args...)

@@ -383,13 +383,13 @@ func TestOutbox(t *testing.T) {
 				t.Fatalf("claim after the lease (limit 1) = %+v, %v; want m1 on attempt 2", again, err)
 			}
 
-			if err := db.MarkSent(ctx, m1.ID, now); err != nil {
+			if err := db.MarkSent(ctx, now, m1.ID); err != nil {
 				t.Fatalf("MarkSent: %v", err)
 			}
 			if body(t, m1.ID) != nil {
 				t.Errorf("MarkSent kept the body")
 			}
-			if err := db.MarkSent(ctx, m1.ID, now); !errors.Is(err, account.ErrNoRows) {
+			if err := db.MarkSent(ctx, now, m1.ID); !errors.Is(err, account.ErrNoRows) {
 				t.Errorf("MarkSent again: got %v, want ErrNoRows", err)
 			}
 			pending(t, 2)
@@ -426,13 +426,34 @@ func TestOutbox(t *testing.T) {
 			}
 			pending(t, 0)
 			for _, f := range []func() error{
-				func() error { return db.MarkSent(ctx, 999999, now) },
+				func() error { return db.MarkSent(ctx, now, 999999) },
 				func() error { return db.MarkRetry(ctx, 999999, now, "") },
 				func() error { return db.MarkFailed(ctx, 999999, now, "") },
 			} {
 				if err := f(); !errors.Is(err, account.ErrNoRows) {
 					t.Errorf("mark of an unknown message: got %v, want ErrNoRows", err)
 				}
+			}
+		})
+
+		t.Run("MarkSentSeveral", func(t *testing.T) {
+			a, b, c := enqueue(t, "a", now), enqueue(t, "b", now), enqueue(t, "c", now)
+			if err := db.MarkSent(ctx, now, a.ID, b.ID); err != nil {
+				t.Fatalf("MarkSent(a, b): %v", err)
+			}
+			if body(t, a.ID) != nil || body(t, b.ID) != nil {
+				t.Errorf("MarkSent kept a body")
+			}
+			// a is no longer pending: c is marked all the same, and the
+			// caller hears that one id was not pending.
+			if err := db.MarkSent(ctx, now, a.ID, c.ID); !errors.Is(err, account.ErrNoRows) {
+				t.Errorf("MarkSent(a again, c): got %v, want ErrNoRows", err)
+			}
+			if body(t, c.ID) != nil {
+				t.Errorf("c not marked sent beside an id that was not pending")
+			}
+			if err := db.MarkSent(ctx, now); err != nil {
+				t.Errorf("MarkSent of nothing: %v", err)
 			}
 		})
 
@@ -445,13 +466,16 @@ func TestOutbox(t *testing.T) {
 			var mu sync.Mutex
 			seen := map[int64]int{}
 			var wg sync.WaitGroup
-			for range 2 {
+			for range 4 {
 				wg.Go(func() {
 					for {
 						got, err := db.ClaimMessages(ctx, now, time.Hour, 4)
 						if err != nil {
 							t.Error(err)
 							return
+						}
+						if len(got) > 4 {
+							t.Errorf("a claim of at most 4 returned %d messages", len(got))
 						}
 						if len(got) == 0 {
 							return

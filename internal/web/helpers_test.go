@@ -156,7 +156,7 @@ func (e *env) code(addr string) string {
 			break
 		}
 		for _, m := range batch {
-			if err := e.db.MarkSent(context.Background(), m.ID, time.Now()); err != nil {
+			if err := e.db.MarkSent(context.Background(), time.Now(), m.ID); err != nil {
 				e.t.Fatal(err)
 			}
 			e.inbox[m.To] = append(e.inbox[m.To], m)
