@@ -87,42 +87,30 @@ func (db *DB) FindUser(ctx context.Context, email, phone, uid string) (*account.
 	}
 }
 
-// userWhere returns the first user matching where, with its roles.
+// userWhere returns the first user matching where, with its roles. The
+// roles come in the same statement, joined by commas (role names are a
+// closed set of words): a user is read on every login and code request,
+// and a second round trip to the database for roles that almost nobody
+// has cost as much as the user row itself.
 func (s *store) userWhere(ctx context.Context, op, where string, args ...any) (*account.User, error) {
 	var u account.User
 	var created int64
 	var hold sql.NullInt64
 	var lang string
-	err := s.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE `+where, args...).Scan(
+	var roles sql.NullString
+	err := s.queryRow(ctx, `SELECT `+userColumns+`,
+		(SELECT string_agg(role, ',' ORDER BY role) FROM user_roles WHERE user_roles.uid = users.uid)
+		FROM users WHERE `+where, args...).Scan(
 		&u.UID, &u.Email, &u.EmailKey, &u.EmailVerified, &u.Phone, &u.PhoneVerified, &u.PasswordHash, &u.CredVersion,
-		&hold, &lang, &created)
+		&hold, &lang, &created, &roles)
 	if err != nil {
 		return nil, fail(op, err)
 	}
 	u.CreatedAt, u.SecurityHoldUntil, u.Lang = fromMicros(created), fromNullMicros(hold), i18n.Lang(lang)
-	u.Roles, err = s.roles(ctx, u.UID)
-	if err != nil {
-		return nil, fail(op, err)
+	if roles.Valid && roles.String != "" {
+		u.Roles = strings.Split(roles.String, ",")
 	}
 	return &u, nil
-}
-
-// roles returns the roles of uid, sorted; nil when it has none.
-func (s *store) roles(ctx context.Context, uid string) ([]string, error) {
-	rows, err := s.query(ctx, `SELECT role FROM user_roles WHERE uid = ? ORDER BY role`, uid)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var roles []string
-	for rows.Next() {
-		var r string
-		if err := rows.Scan(&r); err != nil {
-			return nil, err
-		}
-		roles = append(roles, r)
-	}
-	return roles, rows.Err()
 }
 
 // SetVerifiedEmail replaces the user's email with a verified one.
