@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/watchword/watchword/internal/account"
 	"io"
 	"maps"
 	"net"
@@ -72,6 +73,11 @@ type Config struct {
 	SMSPrefixLimit  int
 	SMSCountryLimit int
 	SMSGlobalLimit  int
+
+	// CodeLoginLimit bounds the code logins started in all, per hour: what
+	// a botnet can make the server send. A deployment that expects more
+	// legitimate code logins raises it.
+	CodeLoginLimit int
 
 	// origin names where each setting came from, "--name" or
 	// "WATCHWORD_NAME", so that a message names what the user wrote.
@@ -176,6 +182,8 @@ func (cfg *Config) bindFlags(fs *flag.FlagSet) {
 	perHour(&cfg.SMSPrefixLimit, "sms-prefix-limit", 10, "SMS to numbers that share all but their last 4 digits")
 	perHour(&cfg.SMSCountryLimit, "sms-country-limit", 200, "SMS to one country")
 	perHour(&cfg.SMSGlobalLimit, "sms-global-limit", 2000, "SMS in all")
+	perHour(&cfg.CodeLoginLimit, "code-login-limit", account.DefaultConfig().Limits.CodeLoginsGlobal.N,
+		"code logins started in all (each sends a code), over every address and client")
 }
 
 // badValue is a setting that did not parse: its text and what was wanted.
@@ -416,9 +424,13 @@ func (cfg *Config) validate() error {
 	for _, l := range []struct {
 		name  string
 		value int
-	}{{"sms-prefix-limit", cfg.SMSPrefixLimit}, {"sms-country-limit", cfg.SMSCountryLimit}, {"sms-global-limit", cfg.SMSGlobalLimit}} {
+		unit  string
+	}{
+		{"sms-prefix-limit", cfg.SMSPrefixLimit, "SMS"}, {"sms-country-limit", cfg.SMSCountryLimit, "SMS"},
+		{"sms-global-limit", cfg.SMSGlobalLimit, "SMS"}, {"code-login-limit", cfg.CodeLoginLimit, "code login"},
+	} {
 		if _, bad := cfg.bad[l.name]; !bad && l.value < 1 {
-			add(l.name, "%d must be at least 1 SMS per hour", l.value)
+			add(l.name, "%d must be at least 1 %s per hour", l.value, l.unit)
 		}
 	}
 	switch strings.ToLower(cfg.LogLevel) {

@@ -120,6 +120,8 @@ func TestValidate(t *testing.T) {
 		{name: "SMSCountryFromEnv", env: map[string]string{"WATCHWORD_SMS_COUNTRIES": "USA"}, want: `WATCHWORD_SMS_COUNTRIES: unknown country code "USA"`},
 		{name: "SMSPrefixLimitZero", args: []string{"--sms-prefix-limit", "0"}, want: "--sms-prefix-limit: 0 must be at least 1 SMS per hour"},
 		{name: "SMSGlobalLimitNotNumber", args: []string{"--sms-global-limit", "lots"}, want: `--sms-global-limit: "lots" is not a whole number`},
+		{name: "CodeLoginLimitZero", args: []string{"--code-login-limit", "0"}, want: "--code-login-limit: 0 must be at least 1 code login per hour"},
+		{name: "CodeLoginLimitFromEnv", env: map[string]string{"WATCHWORD_CODE_LOGIN_LIMIT": "many"}, want: `WATCHWORD_CODE_LOGIN_LIMIT: "many" is not a whole number`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -199,6 +199,7 @@ func build(ctx context.Context, cfg *Config, log *slog.Logger) (*app, error) {
 		SMSGuard:  guard,
 		Cache:     a.cache,
 	}, account.Config{
+		Limits:          codeLoginLimit(cfg.CodeLoginLimit),
 		Issuer:          cfg.Issuer,
 		SessionIdle:     cfg.SessionIdle,
 		SessionLifetime: cfg.SessionLifetime,
@@ -660,3 +661,11 @@ func (a limiterAdapter) Strike(ctx context.Context, key string, idle time.Durati
 }
 
 func (a limiterAdapter) Reset(ctx context.Context, key string) error { return a.l.Reset(ctx, key) }
+
+// codeLoginLimit returns the default limits with n code logins per hour
+// over all clients.
+func codeLoginLimit(n int) account.Limits {
+	l := account.DefaultConfig().Limits
+	l.CodeLoginsGlobal.N = n
+	return l
+}
