@@ -1,13 +1,19 @@
 package account
 
 import (
+	"context"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"strings"
+	"syscall"
 	"time"
 )
 
-// Code is a machine-readable error code of the public contract. The HTTP
-// adapter maps each code to a status in one table.
+// Code is a machine-readable error code of the public contract. Each has
+// its HTTP status in HTTPStatuses.
 type Code string
 
 // The error codes of the contract.
@@ -62,7 +68,10 @@ func Errorf(code Code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
-// ErrorCode returns the client code of err, or CodeInternal.
+// ErrorCode returns the client code of err, or CodeInternal. An error of
+// an unreachable dependency is CodeInternal here, so that the domain's own
+// accounts of failures (metrics, security-log reasons) keep it apart from
+// refusals; the deliveries answer it as ErrUnavailable (see DependencyDown).
 func ErrorCode(err error) Code {
 	var e *Error
 	if errors.As(err, &e) {
@@ -83,6 +92,65 @@ var (
 	ErrNotFound           = Errorf(CodeNotFound, "Not found.")
 	ErrUnavailable        = Errorf(CodeUnavailable, "The service is busy. Try again in a moment.")
 )
+
+// HTTPStatuses returns the HTTP status of each client code, in a new map
+// that a delivery extends with the codes of its own (a page's CSRF error).
+// The contract gives every code its status (401 invalid_credentials, 429
+// rate_limited), so the table lives with the codes and the API and the
+// pages share it instead of keeping copies that drift apart. CodeInternal
+// is left out: it is what any code without a status means, 500. The
+// numbers are literal because this package does not import net/http.
+func HTTPStatuses() map[Code]int {
+	return map[Code]int{
+		CodeInvalidRequest:       400,
+		CodeInvalidEmail:         400,
+		CodeInvalidPhone:         400,
+		CodeWeakPassword:         400,
+		CodeInvalidCode:          400,
+		CodeCodeExpired:          400,
+		CodeTOTPRequired:         400,
+		CodeInvalidTOTP:          400,
+		CodeClockDrift:           400,
+		CodeInvalidCredentials:   401,
+		CodeUnauthenticated:      401,
+		CodeStepUpRequired:       403,
+		CodeForbidden:            403,
+		CodeNotFound:             404,
+		CodeIdentifierInUse:      409,
+		CodeConflict:             409,
+		CodeTooLarge:             413,
+		CodeUnsupportedMediaType: 415,
+		CodeRateLimited:          429,
+		CodeUnavailable:          503,
+	}
+}
+
+// DependencyDown reports whether err says that the database, or another
+// service behind a store, cannot be reached right now, rather than that
+// the request or the code is wrong. The deliveries answer such an error as
+// ErrUnavailable (503: the client may retry, and the server recovers by
+// itself when the dependency is back) and log it at WARN, not as a bug.
+// It is decided here, once, so that the API and the pages cannot disagree
+// about an outage. Drivers are matched by behaviour (net.Error, a
+// SQLState method as pgconn.PgError has) so that this package imports no
+// driver; database/sql/driver is only the standard library's contract.
+// The error chain must be wrapped with %w all the way for this to see it.
+func DependencyDown(err error) bool {
+	var netErr net.Error
+	if errors.As(err, &netErr) || errors.Is(err, driver.ErrBadConn) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var coded interface{ SQLState() string }
+	if errors.As(err, &coded) {
+		// 08: connection exception; 57P: the server ended or refused the
+		// session (shutting down, starting up); 53300: too many connections.
+		state := coded.SQLState()
+		return strings.HasPrefix(state, "08") || strings.HasPrefix(state, "57P") || state == "53300"
+	}
+	return false
+}
 
 // RateLimited returns the error for a request over a limit.
 func RateLimited(retryAfter time.Duration) *Error {

@@ -1,52 +1,31 @@
 package api
 
 import (
-	"context"
-	"database/sql/driver"
 	"errors"
-	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"strconv"
-	"strings"
-	"syscall"
 
 	"github.com/watchword/watchword/internal/account"
 )
 
-// Codes of the API's own errors (those of the domain are in account).
+// Codes of the API's errors about the HTTP request itself. The first two
+// are the domain's (uploads refuse with them too), so they share its
+// statuses; method_not_allowed is the API's own.
 const (
-	codeTooLarge             account.Code = "too_large"
-	codeUnsupportedMediaType account.Code = "unsupported_media_type"
-	codeMethodNotAllowed     account.Code = "method_not_allowed"
+	codeTooLarge             = account.CodeTooLarge
+	codeUnsupportedMediaType = account.CodeUnsupportedMediaType
+	codeMethodNotAllowed     = account.Code("method_not_allowed")
 )
 
-// statusOf maps every error code to its HTTP status: the one place where
-// the domain's errors meet HTTP.
-var statusOf = map[account.Code]int{
-	account.CodeInvalidRequest:     http.StatusBadRequest,
-	account.CodeInvalidEmail:       http.StatusBadRequest,
-	account.CodeInvalidPhone:       http.StatusBadRequest,
-	account.CodeWeakPassword:       http.StatusBadRequest,
-	account.CodeInvalidCode:        http.StatusBadRequest,
-	account.CodeCodeExpired:        http.StatusBadRequest,
-	account.CodeInvalidCredentials: http.StatusUnauthorized,
-	account.CodeUnauthenticated:    http.StatusUnauthorized,
-	account.CodeStepUpRequired:     http.StatusForbidden,
-	account.CodeIdentifierInUse:    http.StatusConflict,
-	account.CodeConflict:           http.StatusConflict,
-	account.CodeTOTPRequired:       http.StatusBadRequest,
-	account.CodeInvalidTOTP:        http.StatusBadRequest,
-	account.CodeClockDrift:         http.StatusBadRequest,
-	account.CodeRateLimited:        http.StatusTooManyRequests,
-	account.CodeForbidden:          http.StatusForbidden,
-	account.CodeNotFound:           http.StatusNotFound,
-	account.CodeUnavailable:        http.StatusServiceUnavailable,
-	codeTooLarge:                   http.StatusRequestEntityTooLarge,
-	codeUnsupportedMediaType:       http.StatusUnsupportedMediaType,
-	codeMethodNotAllowed:           http.StatusMethodNotAllowed,
-}
+// statusOf maps every error code the API answers to its HTTP status: the
+// domain's table (account.HTTPStatuses), which the pages share, and the
+// API's own codes.
+var statusOf = func() map[account.Code]int {
+	m := account.HTTPStatuses()
+	m[codeMethodNotAllowed] = http.StatusMethodNotAllowed
+	return m
+}()
 
 type errorBody struct {
 	Error errorDetail `json:"error"`
@@ -57,13 +36,15 @@ type errorDetail struct {
 	Message string       `json:"message"`
 }
 
-// writeError renders err. Client errors are shown as they are; anything
-// else is logged with its details and shown as a bare internal error.
+// writeError renders err. Client errors are shown as they are; an
+// unreachable dependency is 503 unavailable, logged at WARN since the
+// server recovers by itself; anything else is logged with its details and
+// shown as a bare internal error.
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	var e *account.Error
 	switch {
 	case errors.As(err, &e):
-	case dependencyDown(err):
+	case account.DependencyDown(err):
 		log.WarnContext(r.Context(), "dependency unavailable", "method", r.Method, "route", r.Pattern, "err", err)
 		e = account.ErrUnavailable
 	default:
@@ -79,29 +60,6 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 	}
 	writeJSON(w, status, errorBody{errorDetail{e.Code, e.Message}})
-}
-
-// dependencyDown reports whether err says that the database (or another
-// service behind it) cannot be reached right now, rather than that the
-// request or the code is wrong: the client gets 503 unavailable and may
-// retry, and the server recovers by itself when the dependency is back.
-// Driver types are matched by behaviour (net.Error, SQLState) so that this
-// package needs no driver.
-func dependencyDown(err error) bool {
-	var netErr net.Error
-	if errors.As(err, &netErr) || errors.Is(err, driver.ErrBadConn) ||
-		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNREFUSED) ||
-		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, context.DeadlineExceeded) {
-		return true
-	}
-	var coded interface{ SQLState() string }
-	if errors.As(err, &coded) {
-		// 08: connection exception; 57P01-57P03: shutdown or starting up;
-		// 53300: too many connections.
-		state := coded.SQLState()
-		return strings.HasPrefix(state, "08") || strings.HasPrefix(state, "57P") || state == "53300"
-	}
-	return false
 }
 
 // internalError is what a client sees of any unexpected failure.

@@ -2,6 +2,7 @@ package web
 
 import (
 	"errors"
+	"maps"
 	"net/http"
 	"strconv"
 	"time"
@@ -25,37 +26,25 @@ var (
 	errBadForm          = &account.Error{Code: codeBadForm, Message: "The form could not be read."}
 	errMethodNotAllowed = &account.Error{Code: codeMethodNotAllowed, Message: "This page does not accept this method."}
 	errPageNotFound     = account.ErrNotFound
+	errInternal         = &account.Error{Code: account.CodeInternal} // its message is the page's own
 )
 
 // statusOf maps every error code to the status of the page that shows
-// it: the one place where errors meet HTTP in the pages.
-var statusOf = map[account.Code]int{
-	account.CodeInvalidRequest:       http.StatusBadRequest,
-	account.CodeInvalidEmail:         http.StatusBadRequest,
-	account.CodeInvalidPhone:         http.StatusBadRequest,
-	account.CodeWeakPassword:         http.StatusBadRequest,
-	account.CodeInvalidCode:          http.StatusBadRequest,
-	account.CodeCodeExpired:          http.StatusBadRequest,
-	account.CodeInvalidCredentials:   http.StatusUnauthorized,
-	account.CodeUnauthenticated:      http.StatusUnauthorized,
-	account.CodeStepUpRequired:       http.StatusForbidden,
-	account.CodeIdentifierInUse:      http.StatusConflict,
-	account.CodeConflict:             http.StatusConflict,
-	account.CodeTOTPRequired:         http.StatusBadRequest,
-	account.CodeInvalidTOTP:          http.StatusBadRequest,
-	account.CodeClockDrift:           http.StatusBadRequest,
-	account.CodeRateLimited:          http.StatusTooManyRequests,
-	account.CodeForbidden:            http.StatusForbidden,
-	account.CodeNotFound:             http.StatusNotFound,
-	account.CodeUnavailable:          http.StatusServiceUnavailable,
-	account.CodeTooLarge:             http.StatusRequestEntityTooLarge,
-	account.CodeUnsupportedMediaType: http.StatusUnsupportedMediaType,
-	account.CodeInternal:             http.StatusInternalServerError,
-	codeCSRF:                         http.StatusForbidden,
-	codeFlowEnded:                    http.StatusBadRequest,
-	codeBadForm:                      http.StatusBadRequest,
-	codeMethodNotAllowed:             http.StatusMethodNotAllowed,
-}
+// it: the domain's table (account.HTTPStatuses), which the API shares, and
+// the pages' own codes. CodeInternal is listed, though 500 is what any
+// code without a status gets, so that its message is checked with the
+// others (TestEveryErrorHasAMessage).
+var statusOf = func() map[account.Code]int {
+	m := account.HTTPStatuses()
+	maps.Copy(m, map[account.Code]int{
+		account.CodeInternal: http.StatusInternalServerError,
+		codeCSRF:             http.StatusForbidden,
+		codeFlowEnded:        http.StatusBadRequest,
+		codeBadForm:          http.StatusBadRequest,
+		codeMethodNotAllowed: http.StatusMethodNotAllowed,
+	})
+	return m
+}()
 
 func statusFor(code account.Code) int {
 	if st, ok := statusOf[code]; ok {
@@ -109,36 +98,47 @@ var required = account.Errorf(account.CodeInvalidRequest, "This field is require
 // fail renders err, the one way handlers' errors reach the browser: a
 // form's error beside its field, anything else as the error page. The
 // domain's English message is never shown; the code (and the field) pick
-// a message id of the page's language.
+// a message id of the page's language. An unreachable dependency
+// (account.DependencyDown) is shown as account.ErrUnavailable, "busy, try
+// again" with 503, just as when the domain refuses because its limiter's
+// store is down: above the form that failed, or as the error page. It is
+// logged at WARN, since the server recovers by itself; any other error
+// that is not the client's is logged at ERROR.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var e *account.Error
+	switch {
+	case errors.As(err, &e):
+	case account.DependencyDown(err):
+		s.log.WarnContext(r.Context(), "dependency unavailable", "method", r.Method, "route", r.Pattern, "err", err)
+		e = account.ErrUnavailable
+	default:
+		s.log.ErrorContext(r.Context(), "page failed", "method", r.Method, "route", r.Pattern, "err", err)
+		e = errInternal
+	}
 	var fe *formError
-	if errors.As(err, &fe) && account.ErrorCode(fe.err) != account.CodeInternal {
-		code := account.ErrorCode(fe.err)
+	if e.Code != account.CodeInternal && errors.As(err, &fe) {
 		at := fe.field
-		if formLevel[code] {
+		if formLevel[e.Code] {
 			at = ""
 		}
-		fe.view.errors[at] = s.message(s.info(r).lang, fe.err, fe.topic)
-		setRetryAfter(w, fe.err)
-		rerr := s.render(w, r, statusFor(code), fe.page, fe.view)
+		fe.view.errors[at] = s.message(s.info(r).lang, e, fe.topic)
+		setRetryAfter(w, e)
+		rerr := s.render(w, r, statusFor(e.Code), fe.page, fe.view)
 		if rerr == nil {
 			return
 		}
-		err = rerr
+		s.log.ErrorContext(r.Context(), "page failed", "method", r.Method, "route", r.Pattern, "err", rerr)
+		e = errInternal
 	}
-	code := account.ErrorCode(err)
-	if code == account.CodeInternal {
-		s.log.ErrorContext(r.Context(), "page failed", "method", r.Method, "route", r.Pattern, "err", err)
-	}
-	setRetryAfter(w, err)
-	s.errorPage(w, r, err)
+	setRetryAfter(w, e)
+	s.errorPage(w, r, e)
 }
 
 // RenderInternalError writes the HTML 500 page in the user's language.
 // The panic recovery of cmd/watchword (middleware.Recover) calls it for
 // every path outside the API, after logging the panic.
 func (s *Server) RenderInternalError(w http.ResponseWriter, r *http.Request) {
-	s.errorPage(w, r, &account.Error{Code: account.CodeInternal})
+	s.errorPage(w, r, errInternal)
 }
 
 // errorView is the Data of error.html.
