@@ -217,19 +217,26 @@ func (s *store) BumpCredentials(ctx context.Context, uid string) error {
 }
 
 // CheckCredentials succeeds while uid's credentials version is version.
-// It is an UPDATE that changes nothing rather than a SELECT: on PostgreSQL
-// the UPDATE takes the row lock until commit and, under READ COMMITTED,
-// re-reads the row after waiting for a concurrent writer, so a password
-// change commits wholly before or wholly after the caller's transaction.
-// SQLite transactions here begin IMMEDIATE and never interleave.
+// On PostgreSQL it reads the row FOR SHARE: the lock holds until commit, so
+// a password or identifier change (an UPDATE of the row) waits for the
+// caller's transaction, and under READ COMMITTED a read that waited for a
+// change re-reads the row as committed; the change thus commits wholly
+// before (and this fails) or wholly after (and ends what the caller made).
+// Unlike the no-op UPDATE it replaces, it writes no row version and lets
+// two logins of one account proceed side by side. SQLite transactions here
+// begin IMMEDIATE and never interleave, so a plain read does.
 func (s *store) CheckCredentials(ctx context.Context, uid string, version int64) error {
-	n, err := s.execAffected(ctx, `UPDATE users SET cred_version = cred_version WHERE uid = ? AND cred_version = ?`,
-		uid, version)
+	lock := ""
+	if s.dialect == dialectPostgres {
+		lock = " FOR SHARE"
+	}
+	var one int
+	err := s.queryRow(ctx, `SELECT 1 FROM users WHERE uid = ? AND cred_version = ?`+lock, uid, version).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return conflict("check credentials")
+	}
 	if err != nil {
 		return fail("check credentials", err)
-	}
-	if n == 0 {
-		return conflict("check credentials")
 	}
 	return nil
 }
