@@ -319,6 +319,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fmt.Fprintf(progress, "setup: done in %.2fs; running scenario %s for %s with %d workers\n",
 		setupTime.Seconds(), cfg.scenario, cfg.duration, cfg.concurrency)
 	before, beforeErr := sampleProc(pid)
+	machineBefore, machineErr := readMachine()
 	polls := l.ob.polls.Load()
 	runRec, runTime, notes := l.runScenario(ctx)
 	rep.Run = summarize(runRec, runTime, runOrder, true)
@@ -330,6 +331,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 			rep.Notes = append(rep.Notes, fmt.Sprintf("server CPU includes %d polls of /dev/outbox (%.0f/s) made to read codes", n, float64(n)/runTime.Seconds()))
 		}
 	}
+	rep.Machine = machineUsage(machineBefore, machineErr, rep.Server, rep.Run, mainOp(cfg.scenario))
 	if cfg.withBare && ctx.Err() == nil {
 		fmt.Fprintf(progress, "bare: running the reference for %s with %d workers\n", cfg.duration, cfg.concurrency)
 		b, err := runBare(ctx, cfg, progress)

@@ -570,3 +570,36 @@ func TestParseArgs(t *testing.T) {
 		t.Errorf("usage does not tell how to start the server: %v\n%s", err, usage.String())
 	}
 }
+
+// TestReadMachine: the machine's busy time and the tool's own CPU time are
+// read from /proc and grow while the tool works; the split never shows a
+// negative "other".
+func TestReadMachine(t *testing.T) {
+	if _, err := os.Stat("/proc/stat"); err != nil {
+		t.Skip("no /proc on this system")
+	}
+	before, err := readMachine()
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := 0
+	for deadline := time.Now().Add(100 * time.Millisecond); time.Now().Before(deadline); {
+		x++
+	}
+	_ = x
+	after, err := readMachine()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.totalMS <= before.totalMS || after.busyMS < before.busyMS || after.busyMS > after.totalMS {
+		t.Errorf("machine: before %+v, after %+v", before, after)
+	}
+	if after.toolMS <= before.toolMS {
+		t.Errorf("the tool's CPU did not grow over 100 ms of work: %v then %v", before.toolMS, after.toolMS)
+	}
+	run := phaseResult{Operations: []opResult{{Op: "me", Count: 10}}}
+	m := machineUsage(before, nil, &usage{CPUMS: 1e9}, run, "me")
+	if m.Error != "" || m.OtherMS != 0 || m.PerOp.Server != 1e8 {
+		t.Errorf("split with a server that used more than the machine: %+v", m)
+	}
+}

@@ -135,3 +135,62 @@ func procAddr(a netip.Addr) string {
 	}
 	return sb.String()
 }
+
+// machineSample is what the whole machine's CPUs have done since boot, and
+// the CPU time of the processes that share them with the server: this
+// tool and the database's (PostgreSQL's backends are processes named
+// postgres). Where the server's CPU is not the whole story, the split
+// says where the rest went.
+type machineSample struct {
+	busyMS, totalMS float64 // over all CPUs, from /proc/stat
+	toolMS          float64 // this process
+	postgresMS      float64 // every process named postgres
+}
+
+// readMachine samples the machine.
+func readMachine() (machineSample, error) {
+	var m machineSample
+	stat, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return m, err
+	}
+	line, _, _ := strings.Cut(string(stat), "\n")
+	f := strings.Fields(line)
+	if len(f) < 8 || f[0] != "cpu" {
+		return m, errors.New("/proc/stat: unexpected format")
+	}
+	// user nice system idle iowait irq softirq steal …, in clock ticks
+	for i, v := range f[1:9] {
+		n, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return m, fmt.Errorf("/proc/stat: %w", err)
+		}
+		ms := n * 1000 / clockTicks
+		m.totalMS += ms
+		if i != 3 && i != 4 { // idle, iowait
+			m.busyMS += ms
+		}
+	}
+	self, err := readProc(os.Getpid())
+	if err != nil {
+		return m, err
+	}
+	m.toolMS = self.cpuMS
+	dirs, err := os.ReadDir("/proc")
+	if err != nil {
+		return m, err
+	}
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		if comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); err != nil || strings.TrimSpace(string(comm)) != "postgres" {
+			continue
+		}
+		if p, err := readProc(pid); err == nil { // a backend may end meanwhile
+			m.postgresMS += p.cpuMS
+		}
+	}
+	return m, nil
+}

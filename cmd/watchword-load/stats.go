@@ -134,6 +134,7 @@ type report struct {
 	Setup       phaseResult `json:"setup"`
 	Run         phaseResult `json:"run"`
 	Server      *usage      `json:"server,omitempty"`
+	Machine     *machine    `json:"machine,omitempty"`
 	Bare        *report     `json:"bare,omitempty"`
 	Compare     *compare    `json:"compare_to_bare,omitempty"`
 	Notes       []string    `json:"notes,omitempty"`
@@ -270,6 +271,9 @@ func (rep *report) writeText(w io.Writer) {
 	if rep.Server != nil {
 		rep.Server.writeText(w)
 	}
+	if rep.Machine != nil {
+		rep.Machine.writeText(w)
+	}
 	if b := rep.Bare; b != nil {
 		fmt.Fprintf(w, "\nbare reference (%s), %.2fs\n", b.URL, b.Run.ElapsedSeconds)
 		b.Run.writeTable(w)
@@ -341,6 +345,75 @@ func serverUsage(pid int, before procSample, beforeErr error, run phaseResult, o
 		u.MainOp, u.CPUPerOp = op, round(u.CPUMS/float64(done))
 	}
 	return u
+}
+
+// machine is how the machine's CPUs were spent over the run phase: the
+// server's share, this tool's, PostgreSQL's (0 on SQLite, or when it runs
+// elsewhere) and the rest (the kernel's own threads, other processes). Per
+// op divides each by the completed scenario operations.
+type machine struct {
+	CPUs        int     `json:"cpus"`
+	BusyPercent float64 `json:"busy_percent"` // of all CPUs
+	ServerMS    float64 `json:"server_cpu_ms"`
+	ToolMS      float64 `json:"tool_cpu_ms"`
+	PostgresMS  float64 `json:"postgres_cpu_ms"`
+	OtherMS     float64 `json:"other_cpu_ms"`
+	MainOp      string  `json:"op,omitempty"`
+	PerOp       struct {
+		Server   float64 `json:"server"`
+		Tool     float64 `json:"tool"`
+		Postgres float64 `json:"postgres"`
+		Other    float64 `json:"other"`
+	} `json:"cpu_ms_per_op"`
+	Error string `json:"error,omitempty"`
+}
+
+// machineUsage reads the machine again and splits its busy time since
+// before; server is the server's usage over the same phase (nil: unknown).
+func machineUsage(before machineSample, beforeErr error, server *usage, run phaseResult, op string) *machine {
+	m := &machine{CPUs: runtime.NumCPU()}
+	after, err := readMachine()
+	if err = errors.Join(beforeErr, err); err != nil {
+		m.Error = err.Error()
+		return m
+	}
+	round := func(x float64) float64 { return math.Round(x*1000) / 1000 }
+	busy := after.busyMS - before.busyMS
+	if total := after.totalMS - before.totalMS; total > 0 {
+		m.BusyPercent = math.Round(busy/total*1000) / 10
+	}
+	if server != nil && server.Error == "" {
+		m.ServerMS = server.CPUMS
+	}
+	m.ToolMS = after.toolMS - before.toolMS
+	m.PostgresMS = after.postgresMS - before.postgresMS
+	m.OtherMS = max(0, busy-m.ServerMS-m.ToolMS-m.PostgresMS)
+	done := 0
+	for _, r := range run.Operations {
+		if r.Op == op {
+			done = r.Count - r.Errors - r.RateLimited
+		}
+	}
+	if done > 0 {
+		n := float64(done)
+		m.MainOp = op
+		m.PerOp.Server, m.PerOp.Tool = round(m.ServerMS/n), round(m.ToolMS/n)
+		m.PerOp.Postgres, m.PerOp.Other = round(m.PostgresMS/n), round(m.OtherMS/n)
+	}
+	return m
+}
+
+func (m *machine) writeText(w io.Writer) {
+	if m.Error != "" {
+		fmt.Fprintf(w, "machine: not read: %s\n", m.Error)
+		return
+	}
+	fmt.Fprintf(w, "machine: %d CPUs %.0f%% busy over the run: server %.0f ms, load tool %.0f ms, postgres %.0f ms, other %.0f ms",
+		m.CPUs, m.BusyPercent, m.ServerMS, m.ToolMS, m.PostgresMS, m.OtherMS)
+	if m.MainOp != "" {
+		fmt.Fprintf(w, "; per %s: %.3f + %.3f + %.3f + %.3f ms", m.MainOp, m.PerOp.Server, m.PerOp.Tool, m.PerOp.Postgres, m.PerOp.Other)
+	}
+	fmt.Fprintln(w)
 }
 
 // compareBare sets the ratios of the scenario to the bare reference.
