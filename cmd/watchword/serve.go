@@ -39,19 +39,21 @@ import (
 // newLogger returns a JSON logger, or a text one when stderr is a terminal.
 // Every line logged with a request's context names the request's id and
 // client IP.
-func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+// The lines go through a logWriter, which the caller closes.
+func newLogger(w io.Writer, level string) (*slog.Logger, *logWriter, error) {
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("--log-level: %w", err)
+		return nil, nil, fmt.Errorf("--log-level: %w", err)
 	}
 	opts := &slog.HandlerOptions{Level: lv}
-	var h slog.Handler = slog.NewJSONHandler(w, opts)
+	out := newLogWriter(w)
+	var h slog.Handler = slog.NewJSONHandler(out, opts)
 	if f, ok := w.(*os.File); ok {
 		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
-			h = slog.NewTextHandler(w, opts)
+			h = slog.NewTextHandler(out, opts)
 		}
 	}
-	return slog.New(middleware.ContextLogHandler(h)), nil
+	return slog.New(middleware.ContextLogHandler(h)), out, nil
 }
 
 // app is the wired server: built by build, run by serve, closed by Close.
@@ -466,10 +468,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	cfg.resolve()
-	log, err := newLogger(stderr, cfg.LogLevel)
+	log, logOut, err := newLogger(stderr, cfg.LogLevel)
 	if err != nil {
 		return err
 	}
+	defer logOut.Close()
 	a, err := build(ctx, cfg, log)
 	if err != nil {
 		return err
