@@ -45,6 +45,9 @@ type envOptions struct {
 	publicURL string            // "https://…" serves over TLS
 	channels  []account.Channel // the channels codes go out on; nil: both
 	extra     func(mux *http.ServeMux, s *Server)
+	// store, when set, wraps the database the service uses (the tests
+	// still read and write the database itself through env.db).
+	store func(account.Store) account.Store
 }
 
 // limiter adapts ratelimit.Limiter to account.Limiter (as main does).
@@ -110,8 +113,12 @@ func newEnv(t testing.TB, opts ...envOptions) *env {
 	}
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
+	var store account.Store = db
+	if o.store != nil {
+		store = o.store(db)
+	}
 	svc := account.New(account.Deps{
-		Store:     db,
+		Store:     store,
 		Limiter:   limiter{ratelimit.NewMemory(nil)},
 		Passwords: password.NewHasher(password.Params{Memory: 64, Time: 1, Threads: 1}),
 		Policy:    password.DefaultPolicy,

@@ -1,26 +1,17 @@
 package web
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/watchword/watchword/internal/account"
-	"github.com/watchword/watchword/internal/password"
-	"github.com/watchword/watchword/internal/ratelimit"
-	"github.com/watchword/watchword/internal/secretbox"
-	"github.com/watchword/watchword/internal/sqlstore"
 )
 
 // downStore is a store whose database can be made unreachable: then the
@@ -53,42 +44,12 @@ func (d *downStore) UserByVerifiedEmail(ctx context.Context, emailKey string) (*
 // newDownEnv is newEnv with the service's store behind a downStore.
 func newDownEnv(t *testing.T) (*env, *downStore) {
 	t.Helper()
-	ctx := context.Background()
-	box, err := secretbox.New(secretbox.Key{ID: 1, Secret: bytes.Repeat([]byte{7}, 32)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := sqlstore.Open(ctx, "sqlite:"+t.TempDir()+"/w.db", box)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	store := &downStore{Store: db}
-	logs := &syncBuffer{}
-	log := slog.New(slog.NewTextHandler(logs, nil))
-	svc := account.New(account.Deps{
-		Store:     store,
-		Limiter:   limiter{ratelimit.NewMemory(nil)},
-		Passwords: password.NewHasher(password.Params{Memory: 64, Time: 1, Threads: 1}),
-		Policy:    password.DefaultPolicy,
-		TokenKeys: [][]byte{bytes.Repeat([]byte{9}, 32)},
-		Random:    rand.Reader,
-		Now:       time.Now,
-		Log:       log,
-	}, account.Config{})
-	s, err := New(Deps{Accounts: svc, Log: log, Key: bytes.Repeat([]byte{5}, 32)}, Config{Dev: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	s.Register(mux)
-	e := &env{t: t, svc: svc, db: db, web: s, logs: logs, inbox: map[string][]*account.Message{}, seen: map[string]int{}}
-	e.srv = httptest.NewServer(mux)
-	t.Cleanup(e.srv.Close)
-	return e, store
+	var down *downStore
+	e := newEnv(t, envOptions{store: func(db account.Store) account.Store {
+		down = &downStore{Store: db}
+		return down
+	}})
+	return e, down
 }
 
 // TestDatabaseDownIsBusyPage: a page whose database cannot be reached
