@@ -12,14 +12,15 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/watchword/watchword/internal/account"
 )
 
-// sqlStateError is a driver error with a SQLSTATE, as pgconn.PgError is.
-type sqlStateError string
-
-func (e sqlStateError) Error() string    { return "server error " + string(e) }
-func (e sqlStateError) SQLState() string { return string(e) }
+// pgError is PostgreSQL's answer with SQLSTATE code, as pgx returns it.
+func pgError(code string) error {
+	return &pgconn.PgError{Severity: "FATAL", Code: code, Message: "server error"}
+}
 
 // TestDependencyDownIsUnavailable: a database that cannot be reached gives
 // 503 unavailable (the client may retry) logged at WARN, anything else
@@ -36,10 +37,10 @@ func TestDependencyDownIsUnavailable(t *testing.T) {
 		wantLevel string // of the one log line; "" for none
 	}{
 		{"connection refused", fmt.Errorf("login: %w", refused), 503, "WARN"},
-		{"admin shutdown", fmt.Errorf("sqlstore: find user: %w", sqlStateError("57P01")), 503, "WARN"},
-		{"starting up", sqlStateError("57P03"), 503, "WARN"},
-		{"connection failure", sqlStateError("08006"), 503, "WARN"},
-		{"unique violation", sqlStateError("23505"), 500, "ERROR"},
+		{"admin shutdown", fmt.Errorf("sqlstore: find user: %w", pgError("57P01")), 503, "WARN"},
+		{"starting up", pgError("57P03"), 503, "WARN"},
+		{"connection failure", pgError("08006"), 503, "WARN"},
+		{"unique violation", pgError("23505"), 500, "ERROR"},
 		{"canceled", fmt.Errorf("query: %w", context.Canceled), 500, "ERROR"},
 		{"plain", errors.New("bug"), 500, "ERROR"},
 		{"client error over its cause", fmt.Errorf("%w: %w", account.ErrNotFound, refused), 404, ""},
