@@ -531,3 +531,37 @@ func TestRotateSession(t *testing.T) {
 	_, err = e.svc.RotateSession(ctx, client, sess)
 	wantCode(t, "rotate an ended session", err, account.CodeUnauthenticated)
 }
+
+// TestConcurrentLoginsOfOneAccountRehash: two password logins of one
+// account at once, each rehashing an old hash in its transaction (a write
+// of the account's row after the credentials check locked it), both
+// succeed: the check's lock makes them queue, never deadlock.
+func TestConcurrentLoginsOfOneAccountRehash(t *testing.T) {
+	older := password.NewHasher(password.Params{Memory: 12288, Time: 3, Threads: 1})
+	for _, db := range databases {
+		t.Run(db.name, func(t *testing.T) {
+			e := newRealEnv(t, db.dsn(t))
+			ctx := context.Background()
+			for round := range 6 {
+				email := fmt.Sprintf("pair%d@example.com", round)
+				uid, _ := e.signUp(email)
+				oldHash, err := older.Hash(goodPassword)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := e.db.SetPasswordHash(ctx, uid, oldHash); err != nil {
+					t.Fatal(err)
+				}
+				var wg sync.WaitGroup
+				for i := range 2 {
+					wg.Go(func() {
+						if _, err := e.svc.LoginPassword(ctx, account.Client{IP: fmt.Sprintf("192.0.2.%d", 50+i)}, email, goodPassword); err != nil {
+							t.Errorf("round %d, login %d: %v", round, i, err)
+						}
+					})
+				}
+				wg.Wait()
+			}
+		})
+	}
+}

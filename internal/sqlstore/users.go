@@ -217,18 +217,21 @@ func (s *store) BumpCredentials(ctx context.Context, uid string) error {
 }
 
 // CheckCredentials succeeds while uid's credentials version is version.
-// On PostgreSQL it reads the row FOR SHARE: the lock holds until commit, so
-// a password or identifier change (an UPDATE of the row) waits for the
-// caller's transaction, and under READ COMMITTED a read that waited for a
-// change re-reads the row as committed; the change thus commits wholly
-// before (and this fails) or wholly after (and ends what the caller made).
-// Unlike the no-op UPDATE it replaces, it writes no row version and lets
-// two logins of one account proceed side by side. SQLite transactions here
-// begin IMMEDIATE and never interleave, so a plain read does.
+// On PostgreSQL it locks the row FOR NO KEY UPDATE until commit: a password
+// or identifier change (an UPDATE of the row) waits for the caller's
+// transaction, and under READ COMMITTED a read that waited for a change
+// re-reads the row as committed, so the change commits wholly before (and
+// this fails) or wholly after (and ends what the caller made). The lock is
+// exclusive, as the no-op UPDATE it replaces was, so two logins of one
+// account that both go on to write the row (a password rehash, the
+// language) queue rather than deadlock on two shared locks; unlike that
+// UPDATE it writes no row version. It does not block the key-share locks
+// that the session's foreign key takes. SQLite transactions here begin
+// IMMEDIATE and never interleave, so a plain read does.
 func (s *store) CheckCredentials(ctx context.Context, uid string, version int64) error {
 	lock := ""
 	if s.dialect == dialectPostgres {
-		lock = " FOR SHARE"
+		lock = " FOR NO KEY UPDATE"
 	}
 	var one int
 	err := s.queryRow(ctx, `SELECT 1 FROM users WHERE uid = ? AND cred_version = ?`+lock, uid, version).Scan(&one)
