@@ -138,7 +138,14 @@ func Phone(s string) (string, error) {
 	if err != nil || !phonenumbers.IsValidNumber(num) {
 		return "", ErrInvalidPhone
 	}
-	return phonenumbers.Format(num, phonenumbers.E164), nil
+	e164 := phonenumbers.Format(num, phonenumbers.E164)
+	// The metadata accepts some national numbers (German ones among them)
+	// longer than E.164's 15 digits, which no network routes and which
+	// would not be E.164 as stored and shown.
+	if len(e164) > 16 {
+		return "", ErrInvalidPhone
+	}
+	return e164, nil
 }
 
 // Kind is what an identifier turned out to be.
